@@ -1,0 +1,3 @@
+from image2model.cli import main
+
+raise SystemExit(main())

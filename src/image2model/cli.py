@@ -1,0 +1,73 @@
+"""Command line: thin adapters over the runtime, the worker and the offline pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from image2model import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from image2model import runtime
+
+    return runtime.serve(host=args.host, port=args.port)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from image2model import runtime
+
+    return runtime.run_worker(concurrency=args.concurrency, queues=args.queues)
+
+
+def _beat(args: argparse.Namespace) -> int:
+    from image2model import runtime
+
+    return runtime.run_beat()
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from image2model import offline
+
+    return offline.generate_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="image2model", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"image2model {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (and, without REDIS_URL, everything)")
+    serve.add_argument("--host", default=None, help="bind address (default: HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: PORT, 8000)")
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run a Celery worker for REDIS_URL")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument(
+        "--queues", default=None, help="comma list (default: every queue of the service)"
+    )
+    worker.set_defaults(handler=_worker)
+
+    beat = commands.add_parser("beat", help="run the maintenance scheduler for REDIS_URL")
+    beat.set_defaults(handler=_beat)
+
+    generate = commands.add_parser("generate", help="make models from images, no server needed")
+    generate.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP)")
+    generate.add_argument("-o", "--output", default=".", help="output directory")
+    generate.add_argument("--format", default="glb", help="comma list of glb,obj,stl,ply")
+    generate.add_argument("--face-limit", type=int, default=None)
+    generate.add_argument("--provider", default=None, help="local or fal")
+    generate.set_defaults(handler=_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

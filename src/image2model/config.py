@@ -1,0 +1,131 @@
+"""Settings: every knob of the service, typed and validated. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Configuration from the environment (and `.env`); one instance is passed everywhere."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", case_sensitive=True, extra="ignore"
+    )
+
+    # Authentication
+    API_KEY: SecretStr | None = None
+    API_KEYS: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    ADMIN_API_KEY: SecretStr | None = None
+    SECRET_KEY: SecretStr | None = None
+
+    # Redis: REDIS_URL wins; without it `serve` starts a private Redis (embedded mode)
+    REDIS_URL: str | None = None
+    REDIS_HOST: str = "localhost"
+    REDIS_PORT: int = Field(default=6379, ge=1, le=65535)
+
+    # Providers
+    FAL_KEY: SecretStr | None = None
+    FAL_MODEL_ENDPOINT: str = "tripo3d/tripo/v2.5/image-to-3d"
+    DEFAULT_PROVIDER: str | None = None
+
+    # Storage
+    DATA_DIR: Path = Path("./data")
+    UPLOAD_DIR: Path | None = None
+    RESULTS_DIR: Path | None = None
+    MAX_UPLOAD_SIZE: int = Field(default=10 * MiB, gt=0)
+    MAX_FILES_PER_UPLOAD: int = Field(default=25, ge=1, le=1000)
+    MAX_IMAGE_PIXELS: int = Field(default=40_000_000, gt=0)
+
+    # Jobs
+    JOB_TTL: int = Field(default=24 * 3600, gt=0, description="seconds job data lives after end")
+    RESULT_RETENTION: int = Field(default=24 * 3600, gt=0)
+    DEFAULT_FACE_LIMIT: int | None = Field(default=None, ge=100, le=2_000_000)
+    ITEM_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=20)
+
+    # Workers
+    WORKER_CONCURRENCY: int = Field(default=2, ge=1, le=256)
+    TASK_SOFT_TIME_LIMIT: int = Field(default=1500, gt=0)
+    TASK_TIME_LIMIT: int = Field(default=1800, gt=0)
+    TASK_RATE_LIMIT: str | None = "100/m"
+    LEASE_SECONDS: float = Field(default=10.0, gt=0)
+    BROKER_VISIBILITY_TIMEOUT: int = Field(default=600, gt=0)
+
+    # HTTP
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    PUBLIC_URL: str | None = None
+    SSE_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0)
+    PROGRESS_MIN_INTERVAL: float = Field(default=0.25, ge=0)
+    STREAM_TOKEN_TTL: int = Field(default=24 * 3600, gt=0)
+    DOWNLOAD_TOKEN_TTL: int = Field(default=3600, gt=0)
+    ANONYMOUS_STREAMS: bool = False
+
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("API_KEYS", mode="before")
+    @classmethod
+    def _parse_key_list(cls, value: object) -> object:
+        """`name:key,name2:key2` (a bare `key` gets a generated name)."""
+        if not isinstance(value, str):
+            return value
+        keys: dict[str, str] = {}
+        for index, entry in enumerate(filter(None, (e.strip() for e in value.split(",")))):
+            name, sep, key = entry.partition(":")
+            if not sep:
+                name, key = f"key{index + 1}", name
+            if not key.strip():
+                raise ValueError(f"API_KEYS entry {name!r} has an empty key")
+            keys[name.strip()] = key.strip()
+        return keys
+
+    @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value in ("", "none", "off") else value
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.TASK_SOFT_TIME_LIMIT >= self.TASK_TIME_LIMIT:
+            raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        secrets = [self.API_KEY, self.ADMIN_API_KEY, *self.API_KEYS.values()]
+        for secret in filter(None, secrets):
+            if len(secret.get_secret_value()) < 16:
+                raise ValueError("API keys must be at least 16 characters long")
+        return self
+
+    @cached_property
+    def upload_dir(self) -> Path:
+        return (self.UPLOAD_DIR or self.DATA_DIR / "uploads").resolve()
+
+    @cached_property
+    def results_dir(self) -> Path:
+        return (self.RESULTS_DIR or self.DATA_DIR / "results").resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.DATA_DIR.resolve()
+
+    @property
+    def redis_url(self) -> str:
+        return self.REDIS_URL or f"redis://{self.REDIS_HOST}:{self.REDIS_PORT}/0"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.API_KEY or self.API_KEYS or self.ADMIN_API_KEY)
+
+    @property
+    def fal_configured(self) -> bool:
+        return self.FAL_KEY is not None and bool(self.FAL_KEY.get_secret_value())
+
+    @property
+    def default_provider(self) -> str:
+        if self.DEFAULT_PROVIDER:
+            return self.DEFAULT_PROVIDER
+        return "fal" if self.fal_configured else "local"

@@ -1,0 +1,1 @@
+"""Jobs: one upload, one item per image, moved forward by workers."""

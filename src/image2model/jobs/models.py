@@ -1,0 +1,111 @@
+"""The job vocabulary: statuses that only move forward, and the job and item documents."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ItemStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (ItemStatus.COMPLETED, ItemStatus.FAILED, ItemStatus.CANCELLED)
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.PROCESSING)
+
+
+class ItemError(BaseModel):
+    code: str
+    message: str
+
+
+class ModelStats(BaseModel):
+    vertices: int
+    faces: int
+    watertight: bool
+    bounds: list[list[float]] | None = None
+
+
+class Item(BaseModel):
+    """One image of a job and what became of it."""
+
+    file_id: str
+    filename: str
+    stem: str
+    stored_name: str
+    file_size: int
+    content_type: str
+    status: ItemStatus = ItemStatus.QUEUED
+    progress: int = 0
+    message: str = "Queued"
+    error: ItemError | None = None
+    attempts: int = 0
+    model_file: str | None = None
+    preview_file: str | None = None
+    stats: ModelStats | None = None
+    provider_state: dict[str, Any] = Field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class JobOptions(BaseModel):
+    """Generation options shared by every item of a job (validated per provider)."""
+
+    provider: str
+    model: str | None = None
+    face_limit: int | None = None
+    texture: str | bool | None = None
+    pbr: bool | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(BaseModel):
+    job_id: str
+    owner: str
+    status: JobStatus
+    options: JobOptions
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+    items: list[Item]
+    request_id: str | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    def item(self, file_id: str) -> Item | None:
+        return next((i for i in self.items if i.file_id == file_id), None)
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in ItemStatus}
+        for item in self.items:
+            counts[item.status.value] += 1
+        return counts
+
+    @property
+    def progress(self) -> int:
+        if not self.items:
+            return 0
+        done = sum(100 if i.status.is_terminal else i.progress for i in self.items)
+        return round(done / len(self.items))

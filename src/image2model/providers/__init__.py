@@ -1,0 +1,1 @@
+"""Providers: the things that turn an image into a model."""
