@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     FAL_KEY: SecretStr | None = None
     FAL_MODEL_ENDPOINT: str = "tripo3d/tripo/v2.5/image-to-3d"
     DEFAULT_PROVIDER: str | None = None
+    PROVIDER_PLUGINS: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     # Storage
     DATA_DIR: Path = Path("./data")
@@ -84,6 +85,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"API_KEYS entry {name!r} has an empty key")
             keys[name.strip()] = key.strip()
         return keys
+
+    @field_validator("PROVIDER_PLUGINS", mode="before")
+    @classmethod
+    def _parse_plugins(cls, value: object) -> object:
+        """`name=package.module:factory,…`: extra providers, each built as `factory(settings)`."""
+        if not isinstance(value, str):
+            return value
+        plugins = {}
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            name, sep, target = entry.partition("=")
+            if not sep or ":" not in target:
+                raise ValueError(f"PROVIDER_PLUGINS entry {entry!r} is not name=module:factory")
+            plugins[name.strip()] = target.strip()
+        return plugins
 
     @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", mode="before")
     @classmethod

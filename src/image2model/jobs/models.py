@@ -61,6 +61,8 @@ class Item(BaseModel):
     attempts: int = 0
     model_file: str | None = None
     preview_file: str | None = None
+    model_size: int | None = None
+    preview_size: int | None = None
     stats: ModelStats | None = None
     provider_state: dict[str, Any] = Field(default_factory=dict)
     started_at: float | None = None

@@ -65,7 +65,32 @@ class ProviderContext(Protocol):
 
 class Provider(Protocol):
     name: str
+    models: tuple[ModelSpec, ...]
+    """Models this provider runs; the first is its default."""
 
     def generate(self, request: GenerationRequest, context: ProviderContext) -> GenerationResult:
         """Produce a model for `request`; raise ProviderError or Cancelled."""
         ...
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One generation option a model accepts, as listed by `/models/available`."""
+
+    name: str
+    kind: str  # "int" | "float" | "bool" | "choice" | "str"
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model a provider can run, with the options it understands."""
+
+    id: str
+    name: str
+    description: str = ""
+    options: tuple[OptionSpec, ...] = ()

@@ -1,0 +1,57 @@
+"""Dependencies: the clients made in lifespan, and who is calling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from image2model.api.auth import KeyRing
+from image2model.api.signing import Signer
+from image2model.config import Settings
+from image2model.identity import Principal
+from image2model.jobs.events import EventHub
+from image2model.jobs.service import JobService
+from image2model.jobs.store import JobStore
+from image2model.providers.base import Provider
+from image2model.storage import Storage
+
+
+@dataclass
+class Services:
+    """Everything routes need, made once at start-up."""
+
+    settings: Settings
+    store: JobStore
+    jobs: JobService
+    storage: Storage
+    hub: EventHub
+    keys: KeyRing
+    signer: Signer
+    providers: dict[str, Provider]
+    started_at: float
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(
+    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    return services.keys.authenticate(authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_admin(services: ServicesDep, principal: PrincipalDep) -> Principal:
+    return services.keys.require_admin(principal)
+
+
+AdminDep = Annotated[Principal, Depends(get_admin)]

@@ -1,0 +1,89 @@
+"""Downloads: the listing of a job's models, and one file (converted on request)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import FileResponse
+
+from image2model.api import links
+from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.schemas import ListedFile, Listing
+from image2model.errors import NotFound
+from image2model.identity import Principal
+from image2model.jobs import results
+from image2model.jobs.models import Item, Job
+
+router = APIRouter(prefix="/download", tags=["download"])
+
+
+@router.get("/{job_id}/all", response_model=Listing)
+async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -> Listing:
+    """Every finished model of the job with signed links per format."""
+    job = await services.jobs.get(job_id, principal)
+    listed = [_listed(services, job, item) for item in results.completed_items(job)]
+    return Listing(
+        job_id=job.job_id,
+        status=job.status.value,
+        total_files=job.total,
+        files=listed,
+        download_urls=[f.formats["glb"] for f in listed],
+    )
+
+
+@router.get("/{job_id}/{filename}", response_class=FileResponse)
+async def download_file(
+    job_id: str,
+    filename: str,
+    request: Request,
+    services: ServicesDep,
+    format: Annotated[str | None, Query(max_length=10)] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> FileResponse:
+    """One file of the job; `?format=glb|obj|stl|ply` converts a model."""
+    viewer = signed_or_key(services, request, links.file_path(job_id, filename), authorization)
+    job = await services.jobs.get(job_id, viewer)
+    path, media_type = await anyio.to_thread.run_sync(
+        results.resolve, services.storage, job, filename, format
+    )
+    name = path.name if format is None else results.download_name(path.stem.split(".")[0], format)
+    return FileResponse(path, media_type=media_type, filename=name)
+
+
+def signed_or_key(
+    services: Services, request: Request, path: str, authorization: str | None
+) -> Principal:
+    """A valid signature for `path` stands in for a key; a bad one is a plain 404."""
+    query = request.query_params
+    if "signature" in query or "expires" in query:
+        if not services.signer.verify(path, query.get("expires"), query.get("signature")):
+            raise NotFound("File not found", error_code="FILE_NOT_FOUND")
+        return Principal(key_id="link", name="signed-link", is_admin=True)
+    return services.keys.authenticate(authorization)
+
+
+def _listed(services: Services, job: Job, item: Item) -> ListedFile:
+    assert item.model_file is not None
+    ttl, signer = services.settings.DOWNLOAD_TOKEN_TTL, services.signer
+    preview = None
+    if item.preview_file:
+        preview = {
+            "url": links.signed_file(signer, job.job_id, item.preview_file, ttl),
+            "content_type": "image/png",
+            "file_size": item.preview_size,
+        }
+    return ListedFile(
+        file_id=item.file_id,
+        filename=item.model_file,
+        size=item.model_size or 0,
+        mime_type=results.MEDIA_TYPES["glb"],
+        created_time=item.finished_at or job.updated_at,
+        rendered_image=preview,
+        formats={
+            fmt: links.signed_file(signer, job.job_id, results.download_name(item.stem, fmt), ttl)
+            for fmt in results.LISTED_FORMATS
+        },
+        stats=item.stats,
+    )

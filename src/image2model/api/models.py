@@ -1,0 +1,110 @@
+"""Models: what can be generated, new jobs from stored images, job documents, cancel, ZIPs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from image2model.api import links
+from image2model.api.deps import PrincipalDep, ServicesDep
+from image2model.api.download import signed_or_key
+from image2model.api.schemas import UploadResponse
+from image2model.api.selection import job_options
+from image2model.api.upload import accepted
+from image2model.errors import BadRequest
+from image2model.jobs import results
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+class GenerateRequest(BaseModel):
+    """A new job from images uploaded before, with new options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    file_ids: list[str] = Field(min_length=1, max_length=1000)
+    provider: str | None = None
+    model: str | None = None
+    face_limit: int | None = None
+    texture: str | bool | None = None
+    pbr: bool | None = None
+    seed: int | None = None
+
+
+@router.get("/available")
+async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Providers and their models, with each option's allowed values and default."""
+    return {
+        "default_provider": services.settings.default_provider,
+        "providers": [
+            {
+                "name": name,
+                "default_model": provider.models[0].id,
+                "models": [asdict(model) for model in provider.models],
+            }
+            for name, provider in services.providers.items()
+        ],
+    }
+
+
+@router.post("/generate", status_code=status.HTTP_202_ACCEPTED, response_model=UploadResponse)
+async def generate(
+    body: GenerateRequest, request: Request, services: ServicesDep, principal: PrincipalDep
+) -> UploadResponse:
+    """Queue a new job for already uploaded `file_ids` with the given options."""
+    settings = services.settings
+    if len(body.file_ids) > settings.MAX_FILES_PER_UPLOAD:
+        raise BadRequest(
+            f"At most {settings.MAX_FILES_PER_UPLOAD} files", error_code="TOO_MANY_FILES"
+        )
+    fields = body.model_dump(exclude={"file_ids"}, exclude_none=True)
+    options = job_options(services.providers, settings, fields)
+    job = await services.jobs.resubmit(
+        owner=principal,
+        file_ids=body.file_ids,
+        options=options,
+        request_id=request.headers.get("x-request-id"),
+    )
+    return accepted(services, job)
+
+
+@router.get("/job/{job_id}")
+async def job_document(
+    job_id: str, services: ServicesDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """The whole job: options, timestamps and every item."""
+    job = await services.jobs.get(job_id, principal)
+    document = job.model_dump(mode="json", exclude={"owner"})
+    for item in document["items"]:
+        item.pop("provider_state", None)
+        item.pop("stored_name", None)
+    document.update(task_id=job.job_id, batch_id=job.job_id, progress=job.progress)
+    return document
+
+
+@router.post("/job/{job_id}/cancel")
+async def cancel(job_id: str, services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Cancel the job's queued and running items."""
+    job = await services.jobs.cancel(job_id, principal)
+    return {"job_id": job.job_id, "status": job.status.value, "counts": job.counts()}
+
+
+@router.get("/download/{job_id}", response_class=FileResponse)
+async def download_all(
+    job_id: str,
+    request: Request,
+    services: ServicesDep,
+    format: Annotated[str, Query(max_length=10)] = "glb",
+    authorization: Annotated[str | None, Header()] = None,
+) -> FileResponse:
+    """Every model of a finished job in one format, as a ZIP."""
+    viewer = signed_or_key(services, request, links.zip_path(job_id), authorization)
+    job = await services.jobs.get(job_id, viewer)
+    fmt = results.check_format(format)
+    path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, fmt)
+    return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{fmt}.zip")

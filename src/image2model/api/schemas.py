@@ -1,0 +1,139 @@
+"""Response shapes (DESIGN §3), built from job documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from image2model.jobs.models import ItemError, Job, ModelStats
+
+
+class UploadedFileOut(BaseModel):
+    file_id: str
+    filename: str
+    file_size: int
+    content_type: str
+    status: str
+
+
+class UploadResponse(BaseModel):
+    job_id: str
+    batch_id: str
+    task_id: str
+    status: str
+    total_files: int
+    face_limit: int | None
+    uploaded_files: list[UploadedFileOut]
+    stream_url: str
+    status_url: str
+    message: str
+
+
+class FileProgress(BaseModel):
+    file_id: str
+    filename: str
+    status: str
+    progress: int
+    message: str
+    error: ItemError | None = None
+
+
+class Summary(BaseModel):
+    total_files: int
+    successful_files: int
+    failed_files: int
+    cancelled_files: int
+
+
+class JobSnapshot(BaseModel):
+    job_id: str
+    task_id: str
+    batch_id: str
+    status: str
+    progress: int
+    current: int
+    total: int
+    total_files: int
+    message: str
+    files: list[FileProgress]
+    summary: Summary
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+
+def snapshot(job: Job) -> JobSnapshot:
+    counts = job.counts()
+    done = sum(1 for i in job.items if i.status.is_terminal)
+    return JobSnapshot(
+        job_id=job.job_id,
+        task_id=job.job_id,
+        batch_id=job.job_id,
+        status=job.status.value,
+        progress=job.progress,
+        current=done,
+        total=job.total,
+        total_files=job.total,
+        message=f"{done} of {job.total} files processed",
+        files=[
+            FileProgress(
+                file_id=i.file_id,
+                filename=i.filename,
+                status=i.status.value,
+                progress=i.progress,
+                message=i.message,
+                error=i.error,
+            )
+            for i in job.items
+        ],
+        summary=Summary(
+            total_files=job.total,
+            successful_files=counts["completed"],
+            failed_files=counts["failed"],
+            cancelled_files=counts["cancelled"],
+        ),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        finished_at=job.finished_at,
+    )
+
+
+def progress_event(job: Job) -> dict[str, Any]:
+    """The `task_progress` payload a new stream starts with."""
+    data = snapshot(job).model_dump(mode="json", include=_PROGRESS_FIELDS)
+    data["files"] = [
+        {k: f[k] for k in ("file_id", "filename", "status", "progress")} for f in data["files"]
+    ]
+    return data
+
+
+_PROGRESS_FIELDS = {
+    "job_id",
+    "status",
+    "progress",
+    "current",
+    "total",
+    "total_files",
+    "message",
+    "files",
+}
+
+
+class ListedFile(BaseModel):
+    file_id: str
+    filename: str
+    size: int
+    mime_type: str
+    created_time: float
+    rendered_image: dict[str, Any] | None
+    formats: dict[str, str]
+    stats: ModelStats | None
+
+
+class Listing(BaseModel):
+    job_id: str
+    status: str
+    total_files: int
+    files: list[ListedFile]
+    download_urls: list[str]

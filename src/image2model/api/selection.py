@@ -1,0 +1,51 @@
+"""Turning a client's provider, model and option fields into validated job options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from image2model.config import Settings
+from image2model.errors import InvalidField
+from image2model.jobs.models import JobOptions
+from image2model.providers.base import ModelSpec, Provider
+from image2model.providers.options import validate_options
+
+
+def job_options(
+    providers: dict[str, Provider], settings: Settings, fields: dict[str, Any]
+) -> JobOptions:
+    """Validated options for a new job; every problem is a 422 before anything is queued."""
+    fields = {k: v for k, v in fields.items() if v is not None and v != ""}
+    provider_name = str(fields.pop("provider", settings.default_provider))
+    provider = providers.get(provider_name)
+    if provider is None:
+        raise InvalidField(
+            f"Unknown provider {provider_name!r}",
+            details={"field": "provider", "allowed": sorted(providers)},
+        )
+    model = _model(provider, fields.pop("model", None))
+    if "face_limit" not in fields and settings.DEFAULT_FACE_LIMIT is not None:
+        if any(o.name == "face_limit" for o in model.options):
+            fields["face_limit"] = settings.DEFAULT_FACE_LIMIT
+    values = validate_options(model, fields)
+    return JobOptions(
+        provider=provider_name,
+        model=model.id,
+        face_limit=values.pop("face_limit", None),
+        texture=values.pop("texture", None),
+        pbr=values.pop("pbr", None),
+        seed=values.pop("seed", None),
+        extra=values,
+    )
+
+
+def _model(provider: Provider, requested: Any) -> ModelSpec:
+    if requested is None:
+        return provider.models[0]
+    for model in provider.models:
+        if model.id == str(requested):
+            return model
+    raise InvalidField(
+        f"Provider {provider.name} has no model {str(requested)[:100]!r}",
+        details={"field": "model", "allowed": [m.id for m in provider.models]},
+    )

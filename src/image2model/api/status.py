@@ -1,0 +1,130 @@
+"""Progress: the SSE stream, a polling snapshot and per-file progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+
+from image2model.api import links
+from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.schemas import JobSnapshot, progress_event, snapshot
+from image2model.errors import NotFound
+from image2model.identity import Principal
+from image2model.jobs.events import TERMINAL_EVENTS, id_key, is_event_id
+from image2model.jobs.store import Event
+
+router = APIRouter(prefix="/status", tags=["status"])
+
+
+@router.get("/tasks/{task_id}/status", response_model=JobSnapshot)
+async def task_status(task_id: str, services: ServicesDep, principal: PrincipalDep) -> JobSnapshot:
+    """One JSON snapshot of the job (for clients that poll)."""
+    return snapshot(await services.jobs.get(task_id, principal))
+
+
+@router.get("/jobs/{job_id}/progress", response_model=JobSnapshot)
+async def job_progress(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobSnapshot:
+    """Per-file progress of the job."""
+    return snapshot(await services.jobs.get(job_id, principal))
+
+
+@router.get(
+    "/tasks/{task_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def task_stream(
+    task_id: str,
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: a snapshot, then every change, then one terminal event."""
+    viewer = _stream_viewer(task_id, request, services, authorization)
+    await services.jobs.get(task_id, viewer)
+    frames = _frames(services, task_id, last_event_id)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
+
+
+def _stream_viewer(
+    job_id: str, request: Request, services: Services, authorization: str | None
+) -> Principal:
+    """Key, signed link or (when allowed) the job id alone opens a stream."""
+    query = request.query_params
+    if "signature" in query or "expires" in query:
+        path = links.stream_path(job_id)
+        if not services.signer.verify(path, query.get("expires"), query.get("signature")):
+            raise NotFound("Job not found", error_code="JOB_NOT_FOUND")
+        return Principal(key_id="link", name="signed-link", is_admin=True)
+    if services.settings.ANONYMOUS_STREAMS and not authorization:
+        return Principal(key_id="anonymous", name="anonymous", is_admin=True)
+    return services.keys.authenticate(authorization)
+
+
+async def _frames(services: Services, job_id: str, last_event_id: str | None) -> AsyncIterator[str]:
+    store, keepalive = services.store, services.settings.SSE_KEEPALIVE_SECONDS
+    cursor = (
+        last_event_id
+        if last_event_id and await _resumable(services, job_id, last_event_id)
+        else None
+    )
+    if cursor is None:
+        state = await store.snapshot(job_id)
+        if state is None:
+            return
+        job, cursor, terminal_id = state
+        yield _frame(cursor, "task_progress", progress_event(job))
+        if terminal_id:
+            terminal = await store.event(job_id, terminal_id)
+            if terminal:
+                yield _frame(terminal.id, terminal.event, _enrich(services, terminal))
+            return
+    async with services.hub.listen(job_id, cursor) as queue:
+        backlog = await store.events_after(job_id, cursor)
+        pending: list[Event] = list(backlog)
+        while True:
+            for event in pending:
+                if id_key(event.id) <= id_key(cursor):
+                    continue
+                cursor = event.id
+                yield _frame(event.id, event.event, _enrich(services, event))
+                if event.event in TERMINAL_EVENTS:
+                    return
+            try:
+                pending = [await asyncio.wait_for(queue.get(), keepalive)]
+            except TimeoutError:
+                pending = []
+                yield ": keep-alive\n\n"
+                continue
+            while not queue.empty():
+                pending.append(queue.get_nowait())
+
+
+async def _resumable(services: Services, job_id: str, last_event_id: str) -> bool:
+    """A Last-Event-ID we can resume from: well formed and not trimmed from the stream."""
+    if not is_event_id(last_event_id):
+        return False
+    first = await services.store.first_event_id(job_id)
+    return first is not None and id_key(first) <= id_key(last_event_id)
+
+
+def _enrich(services: Services, event: Event) -> dict[str, Any]:
+    """Terminal results carry links to this server, signed so a browser can follow them."""
+    data = event.data
+    if event.event == "task_completed" and isinstance(data.get("result"), dict):
+        job_id = data["job_id"]
+        ttl = services.settings.DOWNLOAD_TOKEN_TTL
+        data["result"]["download_url"] = links.signed_zip(services.signer, job_id, ttl)
+        data["result"]["files_url"] = f"{links.PREFIX}/download/{job_id}/all"
+    return data
+
+
+def _frame(event_id: str, event: str, data: dict[str, Any]) -> str:
+    return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

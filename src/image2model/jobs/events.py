@@ -1,0 +1,77 @@
+"""Live progress for many listeners: one Redis reader per watched job, fanned out in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+
+from image2model.jobs.store import Event, JobStore
+
+log = logging.getLogger(__name__)
+
+TERMINAL_EVENTS = frozenset({"task_completed", "task_failed", "task_cancelled"})
+
+
+def id_key(event_id: str) -> tuple[int, int]:
+    millis, _, seq = event_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+def is_event_id(value: str) -> bool:
+    millis, sep, seq = value.partition("-")
+    return bool(sep) and millis.isdigit() and seq.isdigit() and len(value) < 40
+
+
+class EventHub:
+    """Shares one blocking XREAD per job among all of its SSE listeners in this process."""
+
+    def __init__(self, store: JobStore, *, block_ms: int = 10_000) -> None:
+        self.store = store
+        self.block_ms = block_ms
+        self._listeners: dict[str, set[asyncio.Queue[Event]]] = {}
+        self._readers: dict[str, asyncio.Task[None]] = {}
+
+    @contextlib.asynccontextmanager
+    async def listen(self, job_id: str, after: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of the job's events newer than `after`, with no gap and no duplicate."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        listeners = self._listeners.setdefault(job_id, set())
+        listeners.add(queue)
+        if job_id not in self._readers:
+            self._readers[job_id] = asyncio.create_task(self._read(job_id, after))
+        try:
+            yield queue
+        finally:
+            listeners.discard(queue)
+            if not listeners:
+                self._listeners.pop(job_id, None)
+                reader = self._readers.pop(job_id, None)
+                if reader:
+                    reader.cancel()
+
+    async def _read(self, job_id: str, cursor: str) -> None:
+        while self._listeners.get(job_id):
+            try:
+                batches = await self.store.wait_events({job_id: cursor}, self.block_ms)
+            except (RedisError, OSError) as error:
+                log.warning("events.read.failed job_id=%s error=%s", job_id, error)
+                await asyncio.sleep(1.0)
+                continue
+            for _, events in batches:
+                for event in events:
+                    cursor = event.id
+                    for queue in self._listeners.get(job_id, ()):
+                        queue.put_nowait(event)
+
+    @property
+    def listener_count(self) -> int:
+        return sum(len(listeners) for listeners in self._listeners.values())
+
+    async def close(self) -> None:
+        for reader in self._readers.values():
+            reader.cancel()
+        self._readers.clear()

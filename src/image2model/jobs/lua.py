@@ -1,0 +1,104 @@
+"""Server-side scripts: every item change and the job's close happen in one atomic step.
+
+Running the transition in Redis makes "only forward" and "close exactly once" hold no matter
+how many workers, redeliveries or cancel requests race on the same job.
+"""
+
+UPDATE_ITEM = r"""
+-- KEYS: job hash, items hash, events stream, active-jobs set
+-- ARGV: file_id, patch (JSON), now, stream maxlen, ttl, job_id, mode (update|start)
+local RANK = {queued = 0, processing = 1, completed = 2, failed = 2, cancelled = 2}
+local job_key, items_key, stream_key, active_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local file_id, now, maxlen, ttl, job_id = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+
+local raw = redis.call('HGET', items_key, file_id)
+if not raw then return {-1, 'missing'} end
+local item = cjson.decode(raw)
+local patch = cjson.decode(ARGV[2])
+local old = item.status
+local new = patch.status or old
+if RANK[old] == 2 then return {0, old} end
+if RANK[new] == nil or RANK[new] < RANK[old] then return {0, old} end
+
+if ARGV[7] == 'start' then
+  item.attempts = (item.attempts or 0) + 1
+  item.started_at = now
+end
+for k, v in pairs(patch) do
+  if k == 'progress' then
+    if v > (item.progress or 0) then item.progress = v end
+  else
+    item[k] = v
+  end
+end
+if RANK[new] == 2 then
+  item.finished_at = now
+  if new == 'completed' then item.progress = 100 end
+end
+redis.call('HSET', items_key, file_id, cjson.encode(item))
+
+local function emit(event, data)
+  return redis.call('XADD', stream_key, 'MAXLEN', '~', maxlen, '*',
+    'event', event, 'data', cjson.encode(data))
+end
+
+emit('file_update', {job_id = job_id, file_id = file_id, filename = item.filename,
+  status = item.status, progress = item.progress, message = item.message,
+  error = item.error or cjson.null})
+
+local job_status = redis.call('HGET', job_key, 'status')
+if job_status == 'queued' and new ~= 'queued' then
+  job_status = 'processing'
+  redis.call('HSET', job_key, 'status', job_status)
+end
+local done = tonumber(redis.call('HGET', job_key, 'done') or '0')
+if RANK[new] == 2 then
+  done = redis.call('HINCRBY', job_key, 'done', 1)
+  redis.call('HINCRBY', job_key, new, 1)
+end
+redis.call('HSET', job_key, 'updated_at', ARGV[3])
+
+local order = cjson.decode(redis.call('HGET', job_key, 'order'))
+local total = #order
+local raws = redis.call('HMGET', items_key, unpack(order))
+local files, sum = {}, 0
+for i, r in ipairs(raws) do
+  local it = cjson.decode(r)
+  local p = it.progress or 0
+  if RANK[it.status] == 2 then sum = sum + 100 else sum = sum + p end
+  files[i] = {file_id = it.file_id, filename = it.filename, status = it.status, progress = p}
+end
+local progress = math.floor(sum / total + 0.5)
+emit('task_progress', {job_id = job_id, status = job_status, progress = progress,
+  current = done, total = total, total_files = total, files = files,
+  message = string.format('%d of %d files processed', done, total)})
+
+if done < total then return {1, job_status} end
+
+local completed = tonumber(redis.call('HGET', job_key, 'completed') or '0')
+local failed = tonumber(redis.call('HGET', job_key, 'failed') or '0')
+local cancelled = tonumber(redis.call('HGET', job_key, 'cancelled') or '0')
+local summary = {total_files = total, successful_files = completed, failed_files = failed,
+  cancelled_files = cancelled}
+local final, event, data
+if cancelled > 0 then
+  final, event = 'cancelled', 'task_cancelled'
+  data = {job_id = job_id, status = final, summary = summary,
+    message = string.format('Cancelled: %d completed, %d cancelled', completed, cancelled)}
+elseif completed == 0 then
+  final, event = 'failed', 'task_failed'
+  data = {job_id = job_id, status = final, summary = summary,
+    error = string.format('All %d files failed', total)}
+else
+  final, event = (failed > 0) and 'partial' or 'completed', 'task_completed'
+  data = {job_id = job_id, status = final, summary = summary,
+    result = {job_id = job_id, status = final, files = files}}
+end
+local event_id = emit(event, data)
+redis.call('HSET', job_key, 'status', final, 'finished_at', ARGV[3], 'terminal_event_id', event_id)
+redis.call('EXPIRE', job_key, ttl)
+redis.call('EXPIRE', items_key, ttl)
+redis.call('EXPIRE', stream_key, ttl)
+redis.call('SREM', active_key, job_id)
+return {2, final}
+"""

@@ -1,0 +1,148 @@
+"""Celery tasks: ids in, load → delegate → map errors. Safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from image2model import meshes
+from image2model.jobs import maintenance
+from image2model.jobs.models import ItemStatus
+from image2model.jobs.pipeline import ItemContext, failure_patch, run_item
+from image2model.jobs.store import WorkerStore
+from image2model.providers.base import Cancelled, ProviderError
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name="tasks.process_batch")
+def process_batch(self: Task, job_id: str) -> None:
+    """Fan a job out: one `generate_single_model` per unfinished item."""
+    store: WorkerStore = self.app.resources.store
+    job = store.get(job_id)
+    if job is None or job.status.is_terminal or store.is_dispatched(job_id):
+        return
+    for item in job.items:
+        if not item.status.is_terminal:
+            self.app.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
+    store.mark_dispatched(job_id)
+    log.info("job.dispatched job_id=%s items=%d", job_id, job.total)
+
+
+@shared_task(bind=True, name="tasks.generate_single_model")
+def generate_single_model(self: Task, job_id: str, file_id: str) -> None:
+    """Generate one item's model; a duplicate or late delivery finds nothing to do."""
+    resources = self.app.resources
+    store: WorkerStore = resources.store
+    holder = f"{socket.gethostname()}:{os.getpid()}:{self.request.id}"
+    if not store.acquire_lease(job_id, file_id, holder):
+        return  # another live worker holds this item
+    renewer = _LeaseRenewer(store, job_id, file_id, holder)
+    renewer.start()
+    try:
+        _generate(self, store, job_id, file_id)
+    finally:
+        renewer.stop()
+        store.release_lease(job_id, file_id, holder)
+
+
+def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None:
+    job = store.get(job_id)
+    item = job.item(file_id) if job else None
+    if job is None or item is None:
+        return
+    if item.status.is_terminal:
+        if job.status.is_terminal:  # the close may have lost its follow-up: send it again
+            task.app.send_task("tasks.finalize_batch", args=[job_id])
+        return
+    store.clear_requeue(job_id, file_id)
+    started = store.update_item(
+        job_id, file_id, {"status": "processing", "message": "Starting"}, mode="start"
+    )
+    if not started.applied:
+        return
+    settings = task.app.settings
+    if item.attempts + 1 > settings.ITEM_MAX_ATTEMPTS:
+        message = f"Gave up after {item.attempts} interrupted attempts"
+        _finish(task, store, job_id, file_id, failure_patch("WORKER_LOST", message))
+        return
+    context = ItemContext(
+        store, job_id, file_id, settings.PROGRESS_MIN_INTERVAL, state=dict(item.provider_state)
+    )
+    _finish(task, store, job_id, file_id, _attempt(task, job_id, file_id, context))
+
+
+def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> dict[str, Any]:
+    resources = task.app.resources
+    job = resources.store.get(job_id)
+    assert job is not None
+    provider = resources.providers.get(job.options.provider)
+    if provider is None:
+        return failure_patch("PROVIDER_UNAVAILABLE", f"Provider {job.options.provider} is not set")
+    try:
+        return run_item(job, file_id, provider=provider, storage=resources.storage, context=context)
+    except Cancelled:
+        return {"status": ItemStatus.CANCELLED.value, "message": "Cancelled"}
+    except ProviderError as error:
+        return failure_patch(error.code, error.message)
+    except meshes.InvalidModel as error:
+        return failure_patch(error.code, error.message)
+    except SoftTimeLimitExceeded:
+        return failure_patch("TIMEOUT", "Generation took longer than the time limit")
+
+
+def _finish(
+    task: Task, store: WorkerStore, job_id: str, file_id: str, patch: dict[str, Any]
+) -> None:
+    transition = store.update_item(job_id, file_id, patch)
+    status, code = patch["status"], (patch.get("error") or {}).get("code")
+    log.info("job.item.%s job_id=%s file_id=%s code=%s", status, job_id, file_id, code)
+    if transition.job_closed:
+        task.app.send_task("tasks.finalize_batch", args=[job_id])
+
+
+@shared_task(bind=True, name="tasks.finalize_batch")
+def finalize_batch(self: Task, job_id: str) -> None:
+    """After the job closed: write its manifest next to the results, drop scratch files."""
+    resources = self.app.resources
+    job = resources.store.get(job_id)
+    if job is None or not job.status.is_terminal:
+        return
+    maintenance.write_manifest(resources.storage, job)
+    log.info("job.finalized job_id=%s status=%s", job_id, job.status.value)
+
+
+@shared_task(bind=True, name="tasks.cleanup_old_files")
+def cleanup_old_files(self: Task) -> int:
+    """Delete uploads and results of jobs that ended more than RESULT_RETENTION ago."""
+    resources = self.app.resources
+    removed = maintenance.cleanup_old_files(
+        resources.storage, resources.store, retention=self.app.settings.RESULT_RETENTION
+    )
+    log.info("maintenance.cleanup removed=%d", removed)
+    return removed
+
+
+class _LeaseRenewer(threading.Thread):
+    """Keeps the item's lease alive while this process works on it."""
+
+    def __init__(self, store: WorkerStore, job_id: str, file_id: str, holder: str) -> None:
+        super().__init__(name="lease-renewer", daemon=True)
+        self.args_ = (job_id, file_id, holder)
+        self.store = store
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        interval = self.store.lease_ms / 3000
+        while not self.stopped.wait(interval):
+            self.store.renew_lease(*self.args_)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)

@@ -1,0 +1,147 @@
+"""The Celery app, built from Settings; the same for the embedded runtime and remote hosts."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+from kombu import Queue
+
+from image2model.config import Settings
+from image2model.jobs.store import WorkerStore
+from image2model.providers.base import Provider
+from image2model.providers.registry import build_providers
+from image2model.storage import Storage
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("batch_processing", "model_generation", "maintenance")
+TASK_ROUTES = {
+    "tasks.process_batch": {"queue": "batch_processing"},
+    "tasks.finalize_batch": {"queue": "batch_processing"},
+    "tasks.generate_single_model": {"queue": "model_generation"},
+    "tasks.cleanup_old_files": {"queue": "maintenance"},
+}
+CLEANUP_EVERY_SECONDS = 3600.0
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """kombu spells a unix socket `redis+socket:///path`; redis-py spells it `unix:///path`."""
+    parts = urlsplit(redis_url)
+    if parts.scheme != "unix":
+        return redis_url
+    query = f"?{parts.query}" if parts.query else ""
+    return f"redis+socket://{parts.path}{query}"
+
+
+@dataclass
+class WorkerResources:
+    """Clients a worker process makes once, on first use after the fork."""
+
+    store: WorkerStore
+    storage: Storage
+    providers: dict[str, Provider]
+
+
+class WorkerApp(Celery):  # type: ignore[misc]
+    """A Celery app that carries the deployment's settings to its tasks."""
+
+    settings: Settings
+
+    @cached_property
+    def resources(self) -> WorkerResources:
+        settings = self.settings
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        storage = Storage(settings.upload_dir, settings.results_dir)
+        storage.ensure()
+        store = WorkerStore(client, ttl=settings.JOB_TTL, lease_seconds=settings.LEASE_SECONDS)
+        return WorkerResources(store=store, storage=storage, providers=build_providers(settings))
+
+
+def create_celery(settings: Settings) -> WorkerApp:
+    """The Celery app for `settings`; importing it connects to nothing."""
+    app = WorkerApp("image2model", set_as_current=True)
+    app.settings = settings
+    annotations: dict[str, Any] = {}
+    if settings.TASK_RATE_LIMIT:
+        annotations = {"*": {"rate_limit": settings.TASK_RATE_LIMIT}}
+    app.conf.update(
+        broker_url=celery_broker_url(settings.redis_url),
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.BROKER_VISIBILITY_TIMEOUT},
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.WORKER_CONCURRENCY,
+        worker_hijack_root_logger=False,
+        task_time_limit=settings.TASK_TIME_LIMIT,
+        task_soft_time_limit=settings.TASK_SOFT_TIME_LIMIT,
+        task_annotations=annotations,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="model_generation",
+        task_routes=TASK_ROUTES,
+        beat_schedule={
+            "cleanup-old-files": {
+                "task": "tasks.cleanup_old_files",
+                "schedule": CLEANUP_EVERY_SECONDS,
+            }
+        },
+    )
+    app.conf.imports = ("image2model.jobs.tasks",)
+    return app
+
+
+class Housekeeper(threading.Thread):
+    """In each worker's main process: a heartbeat for readiness and recovery of lost items."""
+
+    def __init__(self, app: WorkerApp, name: str) -> None:
+        super().__init__(name="image2model-housekeeper", daemon=True)
+        self.app = app
+        self.worker_name = name
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from image2model.jobs.recovery import recover_stalled
+
+        store = self.app.resources.store
+        interval = max(0.5, self.app.settings.LEASE_SECONDS / 3)
+        while not self.stopped.is_set():
+            try:
+                store.heartbeat(self.worker_name)
+                recover_stalled(store, self.app)
+            except redis.RedisError as error:
+                # Redis restarting: the next round retries; leases keep items safe meanwhile
+                log.warning("worker.housekeeping.failed error=%s", error)
+            self.stopped.wait(interval)
+        store.remove_worker(self.worker_name)
+
+
+_housekeepers: list[Housekeeper] = []
+
+
+@worker_ready.connect
+def _start_housekeeper(sender: Any, **_: Any) -> None:
+    app = sender.app
+    if isinstance(app, WorkerApp):
+        keeper = Housekeeper(app, getattr(sender, "hostname", None) or socket.gethostname())
+        _housekeepers.append(keeper)
+        keeper.start()
+
+
+@worker_shutdown.connect
+def _stop_housekeepers(**_: Any) -> None:
+    for keeper in _housekeepers:
+        keeper.stopped.set()
+    for keeper in _housekeepers:
+        keeper.join(timeout=5)

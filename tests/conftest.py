@@ -1,0 +1,171 @@
+"""Shared fixtures: a real Redis, real Celery worker processes and a real HTTP server."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+import uvicorn
+from PIL import Image
+
+from image2model.api.app import create_app
+from image2model.config import Settings
+from image2model.jobs.store import WORKERS
+
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+USER_KEY = "user-key-0123456789abcdef"
+OTHER_KEY = "other-key-0123456789abcdef"
+ADMIN_KEY = "admin-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def image_bytes(color: tuple[int, int, int] = (40, 90, 200), size: int = 64, fmt: str = "PNG") -> bytes:
+    """A small image: a coloured disc on white."""
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    for x in range(size):
+        for y in range(size):
+            if (x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 3) ** 2:
+                image.putpixel((x, y), color)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+RED = (230, 20, 20)
+
+
+@dataclass
+class Stack:
+    """One deployment under test: settings, its Redis, workers and an HTTP server."""
+
+    env: dict[str, str]
+    settings: Settings
+    base_url: str = ""
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    redis: redis.Redis = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redis = redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+
+    def start_worker(self, concurrency: int = 2, wait: bool = True) -> subprocess.Popen[bytes]:
+        before = set(self.redis.zrange(WORKERS, 0, -1))
+        log = open(Path(self.env["DATA_DIR"]) / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "image2model", "worker", "--concurrency", str(concurrency)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(process)
+        if wait:
+            deadline = time.monotonic() + 30
+            while not set(self.redis.zrange(WORKERS, 0, -1)) - before:
+                assert process.poll() is None, "worker exited during start-up"
+                assert time.monotonic() < deadline, "worker did not become ready"
+                time.sleep(0.1)
+        return process
+
+    def kill_workers(self, sig: int = signal.SIGKILL) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, sig)
+        for process in self.workers:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.workers.clear()
+        self.redis.delete(WORKERS)
+
+    def client(self, key: str | None = USER_KEY, timeout: float = 30) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+
+def make_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "FAL_", "REDIS_"))}
+    env.update(
+        REDIS_URL=REDIS_URL,
+        DATA_DIR=str(data_dir),
+        API_KEYS=f"user:{USER_KEY},other:{OTHER_KEY}",
+        ADMIN_API_KEY=ADMIN_KEY,
+        PROVIDER_PLUGINS="sleepy=tests.support.providers:build",
+        DEFAULT_PROVIDER="sleepy",
+        LEASE_SECONDS="2",
+        SSE_KEEPALIVE_SECONDS="1",
+        PROGRESS_MIN_INTERVAL="0",
+        TASK_RATE_LIMIT="",
+        PYTHONPATH=f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}",
+        LOG_LEVEL="INFO",
+    )
+    env.update(overrides)
+    return env
+
+
+class ServerThread(threading.Thread):
+    def __init__(self, settings: Settings, port: int) -> None:
+        super().__init__(daemon=True)
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+
+    def run(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=10)
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Build a stack with extra settings; workers are started by the test."""
+    made: list[tuple[Stack, ServerThread]] = []
+
+    def build(**overrides: str) -> Stack:
+        env = make_env(tmp_path / "data", **overrides)
+        settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
+        stack = Stack(env=env, settings=settings)
+        stack.redis.flushdb()
+        port = free_port()
+        server = ServerThread(settings, port)
+        server.start()
+        stack.base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while not server.server.started:
+            assert time.monotonic() < deadline, "API did not start"
+            time.sleep(0.02)
+        made.append((stack, server))
+        return stack
+
+    yield build
+    for stack, server in made:
+        stack.kill_workers(signal.SIGTERM)
+        server.stop()
+        stack.redis.close()
+
+
+@pytest.fixture
+def stack(make_stack: callable) -> Stack:  # type: ignore[valid-type]
+    return make_stack()  # type: ignore[no-any-return]
