@@ -37,7 +37,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def image_bytes(color: tuple[int, int, int] = (40, 90, 200), size: int = 64, fmt: str = "PNG") -> bytes:
+def image_bytes(
+    color: tuple[int, int, int] = (40, 90, 200), size: int = 64, fmt: str = "PNG"
+) -> bytes:
     """A small image: a coloured disc on white."""
     image = Image.new("RGB", (size, size), (255, 255, 255))
     for x in range(size):

@@ -33,7 +33,10 @@ def test_three_images_stream_list_and_download(stack: Stack) -> None:
     terminal = [e for e in events if e.event in {"task_completed", "task_failed", "task_cancelled"}]
     assert [e.event for e in terminal] == ["task_completed"]
     assert terminal[0].data["summary"] == {
-        "total_files": 3, "successful_files": 3, "failed_files": 0, "cancelled_files": 0
+        "total_files": 3,
+        "successful_files": 3,
+        "failed_files": 0,
+        "cancelled_files": 0,
     }
     updates = [e for e in events if e.event == "file_update"]
     for file_id in (f["file_id"] for f in job["uploaded_files"]):
@@ -48,7 +51,11 @@ def test_three_images_stream_list_and_download(stack: Stack) -> None:
         listing = client.get(f"/api/v1/download/{job['job_id']}/all").json()
         assert listing["status"] == "completed" and len(listing["files"]) == 3
         assert len(listing["download_urls"]) == 3
-        assert {f["filename"] for f in listing["files"]} == {"thing0.glb", "thing1.glb", "thing2.glb"}
+        assert {f["filename"] for f in listing["files"]} == {
+            "thing0.glb",
+            "thing1.glb",
+            "thing2.glb",
+        }
     with stack.client(key=None) as browser:
         for entry, url in zip(listing["files"], listing["download_urls"], strict=True):
             assert url == entry["formats"]["glb"]

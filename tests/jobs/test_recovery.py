@@ -1,0 +1,96 @@
+"""A worker killed mid-item, and duplicated deliveries: every item ends once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+
+from image2model.jobs import store as keys
+from tests.conftest import Stack, image_bytes
+from tests.jobs.test_batch_e2e import upload
+from tests.support.providers import CALLS_KEY
+from tests.support.sse import read_until_terminal
+
+
+def completed_transitions(stack: Stack, job_id: str) -> Counter[str]:
+    entries = stack.redis.xrange(keys.events_key(job_id))
+    counts: Counter[str] = Counter()
+    for _, fields in entries:
+        data = json.loads(fields["data"])
+        if fields["event"] == "file_update" and data["status"] in ("completed", "failed"):
+            counts[data["file_id"]] += 1
+    return counts
+
+
+def wait_for_processing(stack: Stack, job_id: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        items = [json.loads(v) for v in stack.redis.hvals(keys.items_key(job_id))]
+        if sum(1 for i in items if i["status"] == "processing") >= count:
+            return
+        assert time.monotonic() < deadline, "items never started"
+        time.sleep(0.05)
+
+
+def test_sigkilled_worker_items_finish_exactly_once(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    job = upload(stack, [(f"k{i}.png", image_bytes()) for i in range(4)], delay="4", steps="8")
+    job_id = job["job_id"]
+    wait_for_processing(stack, job_id, 2)
+    time.sleep(1.0)
+    stack.kill_workers(signal.SIGKILL)
+    calls = stack.redis.lrange(CALLS_KEY, 0, -1)
+    assert not [c for c in calls if c.startswith("done")], "killed before any item finished"
+
+    stack.start_worker(concurrency=2)
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job_id}/stream")
+        assert events[-1].event == "task_completed"
+        assert events[-1].data["summary"]["successful_files"] == 4
+        status = client.get(job["status_url"]).json()
+    assert all(f["status"] == "completed" for f in status["files"])
+
+    done = Counter(
+        c.split(" ", 1)[1] for c in stack.redis.lrange(CALLS_KEY, 0, -1) if c.startswith("done")
+    )
+    assert len(done) == 4 and set(done.values()) == {1}, done
+    assert set(completed_transitions(stack, job_id).values()) == {1}
+    document = stack.redis.hgetall(keys.job_key(job_id))
+    assert document["done"] == "4" and document["completed"] == "4"
+
+
+def test_duplicate_deliveries_do_nothing_twice(stack: Stack) -> None:
+    worker = stack.start_worker(concurrency=2)
+    job = upload(stack, [("d1.png", image_bytes()), ("d2.png", image_bytes())], delay="1.5")
+    job_id = job["job_id"]
+    from image2model.worker import create_celery
+
+    app = create_celery(stack.settings)
+    for _ in range(3):  # the same messages again, while the first copies run and after
+        app.send_task("tasks.process_batch", args=[job_id])
+        for f in job["uploaded_files"]:
+            app.send_task("tasks.generate_single_model", args=[job_id, f["file_id"]])
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job_id}/stream")
+    assert events[-1].event == "task_completed"
+    for f in job["uploaded_files"]:
+        app.send_task("tasks.generate_single_model", args=[job_id, f["file_id"]])
+    app.send_task("tasks.finalize_batch", args=[job_id])
+    deadline = time.monotonic() + 10
+    while any(stack.redis.llen(q) for q in ("model_generation", "batch_processing")):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert worker.poll() is None
+    done = Counter(c for c in stack.redis.lrange(CALLS_KEY, 0, -1) if c.startswith("done"))
+    assert len(done) == 2 and set(done.values()) == {1}, done
+    assert set(completed_transitions(stack, job_id).values()) == {1}
+    terminal = [
+        f
+        for _, f in stack.redis.xrange(keys.events_key(job_id))
+        if f["event"] in ("task_completed", "task_failed", "task_cancelled")
+    ]
+    assert len(terminal) == 1
+    app.close()
