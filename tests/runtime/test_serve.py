@@ -17,6 +17,8 @@ import psutil
 import pytest
 import redis
 
+from image2model.runtime.redis_server import private_redis
+
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 60.0
@@ -34,15 +36,18 @@ def service_env(data_dir: Path) -> dict[str, str]:
 class Service:
     """One `python -m image2model serve` process, and the processes it started."""
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, redis_url: str | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.log_path = log_path
         self.tree: list[psutil.Process] = []
+        env = service_env(data_dir)
+        if redis_url is not None:
+            env["REDIS_URL"] = redis_url
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "image2model", "serve", "--port", str(self.port)],
-                env=service_env(data_dir),
+                env=env,
                 cwd=data_dir.parent,  # no stray .env from the repository
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -52,20 +57,20 @@ class Service:
     def socket_path(self) -> Path:
         return self.data_dir / "redis" / "redis.sock"
 
-    def wait_ready(self) -> None:
-        """Readiness 200: the API answers, Redis answers, a worker heartbeats."""
-        url = f"http://127.0.0.1:{self.port}/api/v1/health/readiness"
+    def wait_for(self, path: str, status: int = 200) -> None:
+        """Wait until GET `path` answers `status`; readiness 200 means API, Redis and a worker."""
+        url = f"http://127.0.0.1:{self.port}/api/v1/health/{path}"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"serve exited early:\n{self.output()}"
             try:
-                if httpx.get(url, timeout=2).status_code == 200:
+                if httpx.get(url, timeout=2).status_code == status:
                     self.tree = psutil.Process(self.process.pid).children(recursive=True)
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        pytest.fail(f"not ready within {START_TIMEOUT:.0f} s:\n{self.output()}")
+        pytest.fail(f"{path} not {status} within {START_TIMEOUT:.0f} s:\n{self.output()}")
 
     def child(self, command: str) -> psutil.Process:
         """The direct child running `image2model <command>`."""
@@ -99,7 +104,7 @@ def start(tmp_path: Path) -> Iterator[Callable[[], Service]]:
     def start_service() -> Service:
         service = Service(data_dir, tmp_path / "serve.log")
         started.append(service)
-        service.wait_ready()
+        service.wait_for("readiness")
         return service
 
     yield start_service
@@ -155,6 +160,52 @@ def test_a_killed_parent_leaves_no_process_behind(start: Callable[[], Service]) 
     service.process.kill()
     service.process.wait()
     assert_all_gone(service)
+
+
+def test_with_redis_url_serve_runs_the_api_alone_and_workers_run_apart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with private_redis(tmp_path / "shared-redis") as shared:
+        api = Service(data_dir, tmp_path / "api.log", redis_url=shared.url)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "image2model", "worker", "--concurrency", "1"],
+            env={**service_env(data_dir), "REDIS_URL": shared.url},
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            api.wait_for("readiness")
+            assert api.tree == [], "serve with REDIS_URL must not start children"
+            assert "image2model worker" in api.output()
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(STOP_TIMEOUT) == 0
+            assert api.stop(signal.SIGTERM) == 0
+        finally:
+            worker.kill()
+            worker.wait()
+            api.close()
+
+
+def test_beat_keeps_its_schedule_in_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with private_redis(tmp_path / "shared-redis") as shared:
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "image2model", "beat"],
+            env={**service_env(data_dir), "REDIS_URL": shared.url},
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not list((data_dir / "beat").glob("schedule*")):
+                assert beat.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+            beat.send_signal(signal.SIGTERM)
+            assert beat.wait(STOP_TIMEOUT) == 0
+        finally:
+            beat.kill()
+            beat.wait()
 
 
 def test_a_dead_worker_stops_the_service_instead_of_leaving_it_half_alive(

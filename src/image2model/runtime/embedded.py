@@ -52,7 +52,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
     with listener, _stop_on_signals():
         try:
             if settings.REDIS_URL:
-                print(_banner(settings, host, port, redis_line=_remote_redis_line(settings)))
+                _print_banner(settings, host, port, redis_line=_remote_redis_line(settings))
                 return _run_api(settings, listener, watched=())
             return _serve_embedded(settings, listener)
         except StopRequested:
@@ -94,7 +94,7 @@ def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
         stack.callback(beat.stop, BEAT_STOP)
         # unwinding runs this first: a second Ctrl-C must not cut the ordered stop short
         stack.callback(_ignore_stop_signals)
-        print(_banner(settings, host, port, redis_line=_private_redis_line(redis, worker, beat)))
+        _print_banner(settings, host, port, redis_line=_private_redis_line(redis, worker, beat))
         api_settings = settings.model_copy(update={"REDIS_URL": redis.url})
         return _run_api(api_settings, listener, watched=(redis.child, worker, beat))
     raise AssertionError("unreachable")
@@ -186,9 +186,9 @@ def _configure_logging(settings: Settings) -> None:
         )
 
 
-def _banner(settings: Settings, host: str, port: int, *, redis_line: str) -> str:
+def _print_banner(settings: Settings, host: str, port: int, *, redis_line: str) -> None:
     shown_host = f"[{host}]" if ":" in host else host
-    return "\n".join(
+    lines = "\n".join(
         [
             f"image2model {__version__}",
             f"  API    http://{shown_host}:{port}  (docs at /docs)",
@@ -197,6 +197,7 @@ def _banner(settings: Settings, host: str, port: int, *, redis_line: str) -> str
             "  Stop with Ctrl-C.",
         ]
     )
+    print(lines, flush=True)
 
 
 def _private_redis_line(redis: PrivateRedis, worker: Child, beat: Child) -> str:
