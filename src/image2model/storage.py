@@ -13,6 +13,7 @@ from pathlib import Path
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 MAX_STEM = 64
+SCRATCH = ".work"
 
 
 def new_id() -> str:
@@ -90,7 +91,7 @@ class Storage:
         return self._inside(self.results_dir, job_id, filename)
 
     def work_dir(self, job_id: str, file_id: str) -> Path:
-        return self._inside(self.results_dir, job_id, ".work", file_id)
+        return self._inside(self.results_dir, job_id, SCRATCH, file_id)
 
     def delete_job(self, job_id: str) -> None:
         for root in (self.upload_dir, self.results_dir):

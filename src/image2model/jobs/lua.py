@@ -69,11 +69,16 @@ for i, r in ipairs(raws) do
   files[i] = {file_id = it.file_id, filename = it.filename, status = it.status, progress = p}
 end
 local progress = math.floor(sum / total + 0.5)
-emit('task_progress', {job_id = job_id, status = job_status, progress = progress,
-  current = done, total = total, total_files = total, files = files,
-  message = string.format('%d of %d files processed', done, total)})
+local function progress_event(status)
+  return emit('task_progress', {job_id = job_id, status = status, progress = progress,
+    current = done, total = total, total_files = total, files = files,
+    message = string.format('%d of %d files processed', done, total)})
+end
 
-if done < total then return {1, job_status} end
+if done < total then
+  progress_event(job_status)
+  return {1, job_status}
+end
 
 local completed = tonumber(redis.call('HGET', job_key, 'completed') or '0')
 local failed = tonumber(redis.call('HGET', job_key, 'failed') or '0')
@@ -94,6 +99,7 @@ else
   data = {job_id = job_id, status = final, summary = summary,
     result = {job_id = job_id, status = final, files = files}}
 end
+progress_event(final)
 local event_id = emit(event, data)
 redis.call('HSET', job_key, 'status', final, 'finished_at', ARGV[3], 'terminal_event_id', event_id)
 redis.call('EXPIRE', job_key, ttl)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 from image2model.jobs.models import Job
 from image2model.jobs.store import WorkerStore
-from image2model.storage import Storage, atomic_write_bytes, is_id
+from image2model.storage import SCRATCH, Storage, atomic_write_bytes, is_id
 
 MANIFEST = "manifest.json"
 
@@ -21,6 +22,11 @@ def write_manifest(storage: Storage, job: Job) -> Path:
         item.pop("provider_state", None)
     atomic_write_bytes(path, json.dumps(document, indent=2).encode())
     return path
+
+
+def drop_scratch(storage: Storage, job_id: str) -> None:
+    """Remove the providers' work folders once nothing runs for the job any more."""
+    shutil.rmtree(storage.result_path(job_id, SCRATCH), ignore_errors=True)
 
 
 def cleanup_old_files(storage: Storage, store: WorkerStore, *, retention: float) -> int:

@@ -115,6 +115,7 @@ def finalize_batch(self: Task, job_id: str) -> None:
     if job is None or not job.status.is_terminal:
         return
     maintenance.write_manifest(resources.storage, job)
+    maintenance.drop_scratch(resources.storage, job_id)
     log.info("job.finalized job_id=%s status=%s", job_id, job.status.value)
 
 
