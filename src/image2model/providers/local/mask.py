@@ -1,0 +1,154 @@
+"""Foreground mask: the alpha channel when it is real, else a graph cut seeded from the border."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from image2model.providers.base import ProviderError
+from image2model.providers.local.image import Photo
+
+SEG_SIDE = 256
+"""Segmentation runs at this size: GrabCut cost grows with pixels, the silhouette does not."""
+
+MIN_FRACTION = 0.004
+MAX_FRACTION = 0.97
+"""Outside these area fractions nothing was really separated from the background."""
+
+MIN_BORDER_SHARE = 0.08
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    """Soft foreground coverage (0–1, float32) at segmentation size; `fallback` marks the slab."""
+
+    coverage: NDArray[np.float32]
+    fallback: bool
+
+
+def find_silhouette(photo: Photo, *, seed: int = 0) -> Silhouette:
+    """The object's silhouette, or a rounded slab of the whole frame when none separates."""
+    small_rgb = _shrink(photo.rgb)
+    if photo.alpha is not None:
+        return _from_alpha(_shrink(photo.alpha), small_rgb.shape[:2])
+    cv2.setRNGSeed(seed)
+    mask = _clean(_graph_cut(small_rgb))
+    if not MIN_FRACTION <= mask.mean() <= MAX_FRACTION:
+        return Silhouette(_slab(mask.shape), fallback=True)
+    return Silhouette(_soften(mask), fallback=False)
+
+
+def _shrink(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    height, width = image.shape[:2]
+    scale = SEG_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def _from_alpha(alpha: NDArray[np.uint8], shape: tuple[int, ...]) -> Silhouette:
+    coverage = alpha.astype(np.float32) / 255.0
+    if (coverage > 0.5).sum() < 16:
+        raise ProviderError("NO_OBJECT", "The image is fully transparent: there is no object")
+    return Silhouette(coverage.reshape(shape[:2]), fallback=False)
+
+
+def _graph_cut(rgb: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    seeds = _seed_labels(rgb)
+    if seeds is None:
+        return np.zeros(rgb.shape[:2], dtype=bool)
+    background = np.zeros((1, 65), np.float64)
+    foreground = np.zeros((1, 65), np.float64)
+    # The rectangle is ignored when starting from a mask.
+    cv2.grabCut(rgb, seeds, (0, 0, 1, 1), background, foreground, 2, cv2.GC_INIT_WITH_MASK)
+    return np.asarray((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD), dtype=bool)
+
+
+def _seed_labels(rgb: NDArray[np.uint8]) -> NDArray[np.uint8] | None:
+    """GrabCut's starting labels: the border ring is background, the inside probably object.
+
+    None when no pixel differs enough from the border colours to be an object at all.
+    """
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ring = _border(rgb.shape[:2], width=max(2, round(0.03 * max(rgb.shape[:2]))))
+    distance = _distance_to_border_colours(lab, lab[ring])
+    # Border colours vary (shadows, texture); what is further than most of them is object.
+    threshold = max(14.0, 1.5 * float(np.percentile(distance[ring], 90)))
+    if (distance > threshold).mean() < MIN_FRACTION:
+        return None
+    labels = np.full(rgb.shape[:2], cv2.GC_PR_FGD, np.uint8)
+    # Where the object touches the frame the ring is only probably background.
+    labels[ring] = np.where(distance[ring] > threshold, cv2.GC_PR_BGD, cv2.GC_BGD)
+    labels[_border(rgb.shape[:2], width=1)] = cv2.GC_BGD
+    return labels
+
+
+def _distance_to_border_colours(
+    lab: NDArray[np.float32], border: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Lab distance to the nearest common border colour."""
+    clusters = min(5, len(border))
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    assigned = np.zeros((len(border), 1), np.int32)
+    _, labels, centers = cv2.kmeans(border, clusters, assigned, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    share = np.bincount(np.asarray(labels).ravel(), minlength=clusters) / len(border)
+    # Rare border colours are usually the object touching the frame, not background.
+    centers = centers[share >= min(MIN_BORDER_SHARE, share.max())]
+    pixels = lab.reshape(-1, 1, 3)
+    distance = np.sqrt(((pixels - centers[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
+    return np.asarray(distance.reshape(lab.shape[:2]), dtype=np.float32)
+
+
+def _border(shape: tuple[int, ...], *, width: int) -> NDArray[np.bool_]:
+    ring = np.ones(shape[:2], dtype=bool)
+    ring[width:-width, width:-width] = False
+    return ring
+
+
+def _clean(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Remove specks and ragged edges, keep the main parts and any real (large) holes."""
+    size = max(3, round(max(mask.shape) / 100) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    cleaned = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, kernel)
+    kept = _large_parts(cleaned.astype(bool), keep=0.1)
+    return kept | ~_large_parts(~kept, keep=0.002 * max(1, int(kept.sum())), touching=True)
+
+
+def _large_parts(
+    mask: NDArray[np.bool_], *, keep: float, touching: bool = False
+) -> NDArray[np.bool_]:
+    """Components at least `keep` × the largest (or `keep` pixels when `touching`)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    if count <= 1:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    wanted = areas >= (keep if touching else keep * areas.max())
+    if touching:
+        # Background regions that reach the frame edge are never holes.
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        wanted[edge[edge > 0] - 1] = True
+    return np.asarray(np.concatenate([[False], wanted])[labels], dtype=bool)
+
+
+def _soften(mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Anti-aliased coverage so the rim is smooth once resampled to the mesh grid."""
+    return np.asarray(cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.8), dtype=np.float32)
+
+
+def _slab(shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """A rounded rectangle covering the frame: the model for images with no separable object."""
+    height, width = shape[:2]
+    inset = max(1, round(0.02 * min(height, width)))
+    radius = max(1, round(0.1 * min(height, width)))
+    canvas = np.zeros((height, width), np.uint8)
+    box = (inset + radius, inset + radius, width - inset - radius, height - inset - radius)
+    cv2.rectangle(canvas, box[:2], box[2:], 1, thickness=-1)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    return _soften(np.asarray(cv2.dilate(canvas, disc), dtype=bool))

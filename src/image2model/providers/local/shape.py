@@ -1,0 +1,95 @@
+"""Inflating a silhouette into a closed volume: a round dome in front, its mirror behind."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from skimage.measure import marching_cubes
+
+GRID_MIN, GRID_MAX = 48, 256
+PAD = 3
+FACES_PER_CELL = 10.0
+"""Marching-cubes triangles per covered grid cell for this profile (measured, roughly)."""
+
+SLAB_RADIUS = 0.05
+"""Half-thickness of the fallback slab, as a fraction of the frame's longer side."""
+
+Surface = tuple[NDArray[np.float64], NDArray[np.int64]]
+
+
+def grid_size(coverage: NDArray[np.float32], target_faces: int) -> tuple[int, int]:
+    """Grid (rows, cols) whose marching-cubes mesh has roughly `target_faces` triangles."""
+    height, width = coverage.shape
+    fraction = max(float((coverage > 0.5).mean()), 0.02)
+    side = math.sqrt(target_faces / (FACES_PER_CELL * fraction * height * width)) * max(
+        height, width
+    )
+    scale = min(max(side, GRID_MIN), GRID_MAX) / max(height, width)
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def inflate(
+    coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: float, flat: bool
+) -> Surface:
+    """Closed surface in frame units: x, y in [0, 1] across the frame, z towards the viewer."""
+    rows, cols = grid
+    small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
+    padded = np.pad(small, PAD)
+    signed = _signed_distance(padded > 0.5)
+    cap = SLAB_RADIUS * max(rows, cols) if flat else math.inf
+    field = np.where(signed > 0, thickness * _dome(signed, cap), signed).astype(np.float32)
+    vertices, faces = _mesh(field)
+    # Cell centres sit half a cell in from the frame edge once the padding is removed.
+    scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
+    offset = np.array([PAD - 0.5, PAD - 0.5, 0.0])
+    return (vertices - offset) * scale, faces
+
+
+def _signed_distance(inside: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Distance to the rim in cells, positive inside, smoothed so the rim is not stair-stepped."""
+    inner = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+    outer = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    signed = np.where(inside, inner - 0.5, 0.5 - outer).astype(np.float32)
+    return np.asarray(cv2.GaussianBlur(signed, (0, 0), 1.0), dtype=np.float32)
+
+
+def _dome(depth: NDArray[np.float32], cap: float) -> NDArray[np.float32]:
+    """Height of a circular profile: √(d(2R−d)) with R the local half-width, so discs dome."""
+    depth = np.maximum(depth, 0)
+    radius = np.minimum(_local_radius(depth), cap)
+    clipped = np.minimum(depth, radius)
+    height = np.sqrt(np.maximum(clipped * (2 * radius - clipped), 0))
+    return np.asarray(cv2.GaussianBlur(height, (0, 0), 0.7), dtype=np.float32)
+
+
+def _local_radius(depth: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Radius of the largest inscribed disc covering each point (granulometry on a ladder)."""
+    radius = depth.copy()
+    deepest = float(depth.max())
+    if deepest <= 1.5:
+        return radius
+    for level in np.geomspace(1.5, deepest, 16, dtype=np.float32):
+        centres = (depth < level).astype(np.uint8)
+        reach = cv2.distanceTransform(centres, cv2.DIST_L2, 5)
+        radius = np.where(reach <= level, np.maximum(radius, level), radius)
+    # Thin parts meeting thick ones would crease where the ladder steps; blur the seam.
+    sigma = max(1.0, 0.05 * deepest)
+    smooth = cv2.GaussianBlur(radius, (0, 0), sigma)
+    return np.asarray(np.maximum(smooth, depth), dtype=np.float32)
+
+
+def _mesh(field: NDArray[np.float32]) -> Surface:
+    """Marching cubes over |z| ≤ field(x, y): closed because the volume is zero at its edges."""
+    top = float(field.max())
+    step = max(1.0, top / 48)
+    half = math.ceil((top + 1) / step) + 1
+    # Samples at ±(k + ½)·step: symmetric, and f is linear in z so coarse steps stay exact.
+    depths = ((np.arange(-half, half, dtype=np.float32) + 0.5) * step).astype(np.float32)
+    volume = field[:, :, None] - np.abs(depths)[None, None, :]
+    vertices, faces, _, _ = marching_cubes(volume, 0.0, allow_degenerate=False)  # type: ignore[no-untyped-call]
+    rows, cols, z = vertices[:, 0], vertices[:, 1], (vertices[:, 2] - half + 0.5) * step
+    # Swap so the front faces +z; marching cubes winds faces for the (row, col, z) frame.
+    return np.column_stack([cols, rows, z]).astype(np.float64), faces[:, ::-1].astype(np.int64)
