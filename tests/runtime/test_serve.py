@@ -246,3 +246,16 @@ def test_a_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
     assert "refusing to listen on 0.0.0.0 without API keys" in result.stderr
     assert "API_KEYS" in result.stderr
     assert not (data_dir / "redis").exists()
+
+
+def test_a_worker_for_an_unknown_queue_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "image2model", "worker", "--queues", "model_generation,typo"],
+        env=service_env(tmp_path / "data"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unknown queue(s) ['typo']" in result.stderr
