@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from image2model.providers.base import ProviderError
+from image2model.providers.local.background import background_distance, border_width
 from image2model.providers.local.image import Photo
 
 SEG_SIDE = 256
@@ -17,8 +18,6 @@ SEG_SIDE = 256
 MIN_FRACTION = 0.004
 MAX_FRACTION = 0.97
 """Outside these area fractions nothing was really separated from the background."""
-
-MIN_BORDER_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -71,36 +70,16 @@ def _graph_cut(rgb: NDArray[np.uint8]) -> NDArray[np.bool_]:
 def _seed_labels(rgb: NDArray[np.uint8]) -> NDArray[np.uint8] | None:
     """GrabCut's starting labels: the border ring is background, the inside probably object.
 
-    None when no pixel differs enough from the border colours to be an object at all.
+    None when no pixel differs enough from the background colours to be an object at all.
     """
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-    ring = _border(rgb.shape[:2], width=max(2, round(0.03 * max(rgb.shape[:2]))))
-    distance = _distance_to_border_colours(lab, lab[ring])
-    # Border colours vary (shadows, texture); what is further than most of them is object.
-    threshold = max(14.0, 1.5 * float(np.percentile(distance[ring], 90)))
+    distance, threshold = background_distance(rgb)
     if (distance > threshold).mean() < MIN_FRACTION:
         return None
+    ring = _border(rgb.shape[:2], width=border_width(rgb.shape))
     labels = np.full(rgb.shape[:2], cv2.GC_PR_FGD, np.uint8)
     # Where the object touches the frame the ring is only probably background.
     labels[ring] = np.where(distance[ring] > threshold, cv2.GC_PR_BGD, cv2.GC_BGD)
-    labels[_border(rgb.shape[:2], width=1)] = cv2.GC_BGD
     return labels
-
-
-def _distance_to_border_colours(
-    lab: NDArray[np.float32], border: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """Lab distance to the nearest common border colour."""
-    clusters = min(5, len(border))
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    assigned = np.zeros((len(border), 1), np.int32)
-    _, labels, centers = cv2.kmeans(border, clusters, assigned, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    share = np.bincount(np.asarray(labels).ravel(), minlength=clusters) / len(border)
-    # Rare border colours are usually the object touching the frame, not background.
-    centers = centers[share >= min(MIN_BORDER_SHARE, share.max())]
-    pixels = lab.reshape(-1, 1, 3)
-    distance = np.sqrt(((pixels - centers[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-    return np.asarray(distance.reshape(lab.shape[:2]), dtype=np.float32)
 
 
 def _border(shape: tuple[int, ...], *, width: int) -> NDArray[np.bool_]:

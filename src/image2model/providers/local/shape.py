@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
-GRID_MIN, GRID_MAX = 48, 256
+GRID_MIN, GRID_MAX = 16, 256
 PAD = 3
 FACES_PER_CELL = 10.0
 """Marching-cubes triangles per covered grid cell for this profile (measured, roughly)."""
@@ -34,7 +34,7 @@ def grid_size(coverage: NDArray[np.float32], target_faces: int) -> tuple[int, in
 def inflate(
     coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: float, flat: bool
 ) -> Surface:
-    """Closed surface in frame units: x, y in [0, 1] across the frame, z towards the viewer."""
+    """Closed surface in frame units: x, y (down) in [0, 1] across the frame, z to the viewer."""
     rows, cols = grid
     small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
     padded = np.pad(small, PAD)
@@ -91,5 +91,5 @@ def _mesh(field: NDArray[np.float32]) -> Surface:
     volume = field[:, :, None] - np.abs(depths)[None, None, :]
     vertices, faces, _, _ = marching_cubes(volume, 0.0, allow_degenerate=False)  # type: ignore[no-untyped-call]
     rows, cols, z = vertices[:, 0], vertices[:, 1], (vertices[:, 2] - half + 0.5) * step
-    # Swap so the front faces +z; marching cubes winds faces for the (row, col, z) frame.
+    # Winding is reversed so faces turn outwards once y is flipped to point up in model space.
     return np.column_stack([cols, rows, z]).astype(np.float64), faces[:, ::-1].astype(np.int64)
