@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     # Providers
     FAL_KEY: SecretStr | None = None
     FAL_MODEL_ENDPOINT: str = "tripo3d/tripo/v2.5/image-to-3d"
+    FAL_QUEUE_HOST: str | None = Field(
+        default=None, description="fal queue host[:port][/prefix] or URL; None = fal's own"
+    )
+    FAL_MAX_CONCURRENCY: int = Field(default=4, ge=1, le=1000)
+    FAL_POLL_INTERVAL: float = Field(default=2.0, gt=0, le=60)
+    FAL_ITEM_DEADLINE: float = Field(default=1200.0, gt=0)
+    FAL_MAX_RETRIES: int = Field(default=8, ge=0, le=100)
+    FAL_REQUEST_TIMEOUT: float = Field(default=60.0, gt=0)
     DEFAULT_PROVIDER: str | None = None
     PROVIDER_PLUGINS: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
@@ -100,7 +108,7 @@ class Settings(BaseSettings):
             plugins[name.strip()] = target.strip()
         return plugins
 
-    @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", mode="before")
+    @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", "FAL_QUEUE_HOST", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", "none", "off") else value

@@ -23,6 +23,12 @@ def job_options(
             f"Unknown provider {provider_name!r}",
             details={"field": "provider", "allowed": sorted(providers)},
         )
+    if provider_name == "fal" and not settings.fal_configured:
+        raise InvalidField(
+            "Provider fal is not configured on this server (FAL_KEY is not set)",
+            error_code="PROVIDER_NOT_CONFIGURED",
+            details={"field": "provider"},
+        )
     model = _model(provider, fields.pop("model", None))
     if "face_limit" not in fields and settings.DEFAULT_FACE_LIMIT is not None:
         if any(o.name == "face_limit" for o in model.options):

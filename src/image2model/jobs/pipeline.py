@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from image2model import meshes
-from image2model.jobs.models import ItemStatus, Job
+from image2model.jobs.models import ItemStatus, Job, JobOptions
 from image2model.jobs.store import WorkerStore
 from image2model.providers.base import (
     Cancelled,
@@ -86,7 +86,7 @@ def run_item(
         texture=options.texture not in (False, "no", "false"),
         model=options.model,
         seed=options.seed,
-        options=dict(options.extra),
+        options=_chosen_options(options),
     )
     try:
         context.progress(int(PROVIDER_SPAN[0]), f"Generating with {provider.name}")
@@ -117,6 +117,11 @@ def run_item(
             "bounds": stats.bounds,
         },
     }
+
+
+def _chosen_options(options: JobOptions) -> dict[str, Any]:
+    typed = options.model_dump(include={"face_limit", "texture", "pbr", "seed"})
+    return {**{k: v for k, v in typed.items() if v is not None}, **options.extra}
 
 
 def _generate_with_retries(

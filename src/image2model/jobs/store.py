@@ -10,6 +10,7 @@ Layout (prefix `i2m:`):
   requeue:{id}:{file}  string marks a recent re-enqueue of a stalled item
   file:{file_id}       string the job an uploaded image belongs to (new jobs from old uploads)
   workers              zset   worker name → last heartbeat (readiness)
+  fal:slots            zset   holders of fal request slots → expiry (ms); shared concurrency cap
 The job's keys expire `JOB_TTL` after it ends; while active they carry no TTL.
 """
 
@@ -29,6 +30,9 @@ from image2model.jobs.models import Item, Job, JobOptions, JobStatus
 PREFIX = "i2m"
 ACTIVE_JOBS = f"{PREFIX}:jobs:active"
 WORKERS = f"{PREFIX}:workers"
+FAL_SLOTS = f"{PREFIX}:fal:slots"
+FAL_SLOT_TTL_MS = 60_000
+"""A fal slot holder that stops renewing (its worker died) frees the slot after this long."""
 EVENTS_MAXLEN = 5000
 REQUEUE_GUARD_SECONDS = 300
 FILE_INDEX_TTL = 7 * 24 * 3600

@@ -36,6 +36,7 @@ class GenerationRequest:
     model: str | None = None
     seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    """Every option the client set, validated, including the typed fields above."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class OptionSpec:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    refused: tuple[tuple[Any, str], ...] = ()
+    """`(value, reason)` pairs the model accepts but this service cannot use: a 422 at upload."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@ def coerce(spec: OptionSpec, raw: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if (low is not None and value < low) or (high is not None and value > high):
             raise _invalid(spec, raw)
+    for refused, reason in spec.refused:
+        if value == refused:
+            raise InvalidField(
+                f"{spec.name}={str(raw)[:100]} is not supported: {reason}",
+                details={"field": spec.name, "reason": reason},
+            )
     return value
 
 

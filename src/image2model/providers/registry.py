@@ -12,9 +12,10 @@ from image2model.providers.base import Provider
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """Every provider this deployment offers, keyed by name."""
+    from image2model.providers.fal import FalProvider
     from image2model.providers.local.provider import LocalProvider
 
-    providers: dict[str, Provider] = {"local": LocalProvider()}
+    providers: dict[str, Provider] = {"local": LocalProvider(), "fal": FalProvider(settings)}
     for name, target in settings.PROVIDER_PLUGINS.items():
         providers[name] = _load_factory(target)(settings)
     return providers
