@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-CHUNK = 1 << 21
+CHUNK = 1 << 19
 """Candidate pixels tested per batch: bounds memory whatever the triangle sizes."""
 
 DEPTH_LEVELS = (1 << 24) - 1

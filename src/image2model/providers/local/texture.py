@@ -13,6 +13,9 @@ from image2model.providers.local.image import Photo
 MARGIN = 0.03
 """Crop margin around the object, as a fraction of the frame, so rim texels have neighbours."""
 
+FILL_SIDE = 512
+"""Size the colours outside the object are computed at before being scaled up."""
+
 
 @dataclass(frozen=True)
 class Texture:
@@ -76,11 +79,23 @@ def _inside(
 
 
 def _extend(rgb: NDArray[np.uint8], weight: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """Push-pull fill: pixels outside `weight` take the average colour of the nearest inside."""
+    """Pixels outside `weight` take the colour of the object nearest them; inside stay as is."""
     if not weight.any():
         return rgb
-    colour = rgb.astype(np.float32) * weight[..., None]
-    levels = [(colour, weight)]
+    height, width = weight.shape
+    # The fill is computed small: it only has to be right in colour, not in detail.
+    scale = min(1.0, FILL_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), np.float32)
+    small_weight = np.asarray(cv2.resize(weight, size, interpolation=cv2.INTER_AREA), np.float32)
+    small_fill = _push_pull(small_rgb.reshape(size[1], size[0], 3), small_weight)
+    filled = cv2.resize(small_fill, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.where(weight[..., None] > 0.5, rgb, np.reshape(filled, rgb.shape)).astype(np.uint8)
+
+
+def _push_pull(rgb: NDArray[np.float32], weight: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Fill by averaging covered pixels down a pyramid and blending coarse colours back up."""
+    levels = [(rgb * weight[..., None], weight)]
     while min(levels[-1][1].shape) > 1:
         c, w = levels[-1]
         size = (max(1, w.shape[1] // 2), max(1, w.shape[0] // 2))
