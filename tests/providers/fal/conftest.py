@@ -1,0 +1,56 @@
+"""A fake fal server per test, and stacks whose API and workers talk to it over HTTPS."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from image2model.jobs import store as keys
+from tests.conftest import Stack
+from tests.support.fake_fal import FakeFal
+
+FAL_TEST_KEY = "fal-test-key-7f3a9c1e5b2d"
+
+
+@pytest.fixture
+def fal(tmp_path: Path) -> Iterator[FakeFal]:
+    fake = FakeFal(tmp_path, key=FAL_TEST_KEY).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fal_stack(make_stack: Callable[..., Stack], fal: FakeFal) -> Callable[..., Stack]:
+    """`fal_stack(**settings)`: a stack whose default provider is fal, pointed at the fake."""
+
+    def build(**overrides: str) -> Stack:
+        settings = {
+            "FAL_KEY": FAL_TEST_KEY,
+            "FAL_QUEUE_HOST": fal.host,
+            "SSL_CERT_FILE": str(fal.ca_file),
+            "DEFAULT_PROVIDER": "fal",
+            "FAL_POLL_INTERVAL": "0.5",
+            "FAL_REQUEST_TIMEOUT": "5",
+            **overrides,
+        }
+        stack = make_stack(**settings)
+        stack.redis.delete(keys.FAL_SLOTS)
+        return stack
+
+    return build
+
+
+def items(stack: Stack, job_id: str) -> list[dict[str, Any]]:
+    return [json.loads(v) for v in stack.redis.hvals(keys.items_key(job_id))]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

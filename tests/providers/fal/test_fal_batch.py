@@ -1,0 +1,143 @@
+"""A batch through the fake fal: options reach the submit body, files land on our disk."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import trimesh
+from PIL import Image
+
+from tests.conftest import Stack, image_bytes
+from tests.jobs.test_batch_e2e import upload
+from tests.providers.fal.conftest import FAL_TEST_KEY
+from tests.support.fake_fal import TRIPO, FakeFal, decoded_image
+from tests.support.sse import read_until_terminal
+
+TRIPO_OPTIONS = {
+    "face_limit": "5000",
+    "texture": "HD",
+    "pbr": "true",
+    "seed": "7",
+    "texture_seed": "9",
+    "auto_size": "true",
+    "quad": "false",
+    "texture_alignment": "geometry",
+    "orientation": "align_image",
+}
+SENT = {
+    "face_limit": 5000,
+    "texture": "HD",
+    "pbr": True,
+    "seed": 7,
+    "texture_seed": 9,
+    "auto_size": True,
+    "quad": False,
+    "texture_alignment": "geometry",
+    "orientation": "align_image",
+}
+
+
+def run_job(stack: Stack, images: list[tuple[str, bytes]], **fields: str) -> dict:
+    job = upload(stack, images, **fields)
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
+        status = client.get(job["status_url"]).json()
+    return {"job": job, "events": events, "status": status}
+
+
+def test_batch_sends_every_option_and_serves_the_files(
+    fal_stack: Callable[..., Stack], fal: FakeFal
+) -> None:
+    stack = fal_stack(FAL_MAX_CONCURRENCY="2")
+    stack.start_worker(concurrency=3)
+    colours = [(40, 90, 200), (30, 160, 60), (150, 60, 170)]
+    images = [(f"toy{i}.png", image_bytes(c)) for i, c in enumerate(colours)]
+    done = run_job(stack, images, **TRIPO_OPTIONS)
+    job_id = done["job"]["job_id"]
+    assert done["events"][-1].event == "task_completed", [
+        f.get("error") for f in done["status"]["files"]
+    ]
+    assert {f["status"] for f in done["status"]["files"]} == {"completed"}
+
+    accepted = fal.accepted()
+    assert len(accepted) == 3, "one paid submit per image"
+    assert {e.path for e in accepted} == {f"/q/{TRIPO}"}
+    sent_images = set()
+    for entry in accepted:
+        body = dict(entry.body)
+        sent_images.add(decoded_image(body))
+        del body["image_url"]
+        assert body == SENT
+    stored = {p.read_bytes() for p in (stack.settings.upload_dir / job_id).iterdir()}
+    assert sent_images == stored, "each stored upload sent byte for byte"
+    assert fal.max_in_flight() <= 2
+    statuses = Counter(e.request_id for e in fal.entries("status"))
+    assert max(statuses.values()) <= 6, statuses
+
+    results = stack.settings.results_dir / job_id
+    with stack.client() as client:
+        listing = client.get(f"/api/v1/download/{job_id}/all").json()
+    assert sorted(f["filename"] for f in listing["files"]) == ["toy0.glb", "toy1.glb", "toy2.glb"]
+    with stack.client(key=None) as browser:
+        for entry in listing["files"]:
+            assert (results / entry["filename"]).is_file(), "copied to RESULTS_DIR"
+            glb = browser.get(entry["formats"]["glb"])
+            mesh = trimesh.load(io.BytesIO(glb.content), file_type="glb", force="mesh")
+            assert len(mesh.faces) == 1280, "pbr=true picks Tripo's pbr_model"
+            preview = browser.get(entry["rendered_image"]["url"])
+            assert preview.content[:4] == b"\x89PNG"
+            assert Image.open(io.BytesIO(preview.content)).size == (64, 48), "fal's preview"
+            assert browser.get(entry["formats"]["obj"]).status_code == 200
+    files_fetched = {e.path.rsplit("/", 1)[-1] for e in fal.entries("file", 200)}
+    assert files_fetched == {"pbr_model.glb", "preview.webp"}
+    log_text = "".join(p.read_text() for p in Path(stack.env["DATA_DIR"]).glob("worker-*.log"))
+    assert FAL_TEST_KEY not in log_text
+
+
+def test_invalid_options_are_refused_before_anything_is_paid(
+    fal_stack: Callable[..., Stack], fal: FakeFal
+) -> None:
+    stack = fal_stack()
+    files = [("files", ("a.png", image_bytes(), "image/png"))]
+    cases = {
+        "texture": "ultra",
+        "face_limit": "lots",
+        "orientation": "sideways",
+        "pbr": "maybe",
+        "quad": "true",
+        "not_an_option": "1",
+    }
+    with stack.client() as client:
+        for name, value in cases.items():
+            response = client.post("/api/v1/upload/", files=files, data={name: value})
+            assert response.status_code == 422, (name, response.text)
+            assert response.json()["details"].get("field", name) == name or name == "not_an_option"
+        quad = client.post("/api/v1/upload/", files=files, data={"quad": "true"}).json()
+        assert "FBX" in quad["message"]
+        unknown = client.post("/api/v1/upload/", files=files, data={"model": "fal-ai/nope"})
+        assert unknown.status_code == 422
+    assert fal.entries() == []
+
+
+def test_models_available_lists_fal_models_and_options(
+    fal_stack: Callable[..., Stack],
+) -> None:
+    stack = fal_stack()
+    with stack.client() as client:
+        listing = client.get("/api/v1/models/available").json()
+    assert listing["default_provider"] == "fal"
+    fal_entry = next(p for p in listing["providers"] if p["name"] == "fal")
+    assert fal_entry["default_model"] == TRIPO
+    models = {m["id"]: m for m in fal_entry["models"]}
+    assert set(models) == {TRIPO, "fal-ai/hunyuan3d/v2", "fal-ai/trellis", "fal-ai/triposr"}
+    tripo = {o["name"]: o for o in models[TRIPO]["options"]}
+    assert set(tripo) == set(SENT)
+    assert tripo["texture"]["choices"] == ["no", "standard", "HD"]
+    assert tripo["texture"]["default"] == "standard"
+    assert tripo["orientation"]["choices"] == ["default", "align_image"]
+    assert tripo["face_limit"]["minimum"] == 100
+    trellis = {o["name"]: o for o in models["fal-ai/trellis"]["options"]}
+    assert trellis["texture_size"]["choices"] == ["512", "1024", "2048"]

@@ -1,0 +1,100 @@
+"""The shared slot cap on a real Redis, and the image sent inside the submit body."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from PIL import Image
+
+from image2model.jobs.store import FAL_SLOTS
+from image2model.providers.fal.image import MAX_BYTES, MAX_SIDE, data_uri
+from image2model.providers.fal.slots import SlotPool
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture
+def client() -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    connection.delete(FAL_SLOTS)
+    yield connection
+    connection.delete(FAL_SLOTS)
+    connection.close()
+
+
+def test_slots_cap_holders_and_free_the_dead(client: redis.Redis) -> None:
+    pool = SlotPool(client, capacity=2, ttl_ms=300)
+    assert pool.try_acquire("a") and pool.try_acquire("b")
+    assert not pool.try_acquire("c"), "cap reached"
+    assert pool.try_acquire("a"), "a holder re-entering keeps its slot"
+    assert pool.try_acquire("resumed", force=True), "a running request is always counted"
+    assert pool.in_use() == 3
+    pool.release("resumed")
+    pool.release("b")
+    assert pool.try_acquire("c") and not pool.try_acquire("d")
+    time.sleep(0.2)
+    assert pool.renew("a")
+    time.sleep(0.2)  # c never renewed: its worker "died"
+    assert pool.try_acquire("d"), "an expired holder frees its slot"
+    assert pool.in_use() == 2
+
+
+def test_hold_releases_on_error_and_waits_for_a_slot(client: redis.Redis) -> None:
+    pool = SlotPool(client, capacity=1)
+    waits: list[float] = []
+    with pytest.raises(RuntimeError), pool.hold(waits.append):
+        raise RuntimeError("boom")
+    assert pool.in_use() == 0
+    assert pool.try_acquire("other")
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            pool.release("other")
+
+    with pool.hold(wait) as holder:
+        assert client.zscore(FAL_SLOTS, holder) is not None
+    assert waits == [0.2, 0.2, 0.2]
+
+
+def _image(path: Path, size: tuple[int, int], fmt: str, mode: str = "RGB") -> Path:
+    noise = np.random.default_rng(1).integers(0, 255, (size[1], size[0], len(mode)), np.uint8)
+    Image.fromarray(noise.squeeze(), mode).save(path, fmt)
+    return path
+
+
+def _decode(uri: str) -> tuple[str, Image.Image, int]:
+    header, encoded = uri.split(",", 1)
+    data = base64.b64decode(encoded)
+    return header, Image.open(io.BytesIO(data)), len(data)
+
+
+def test_small_png_and_jpeg_are_sent_unchanged(tmp_path: Path) -> None:
+    for fmt, mime in (("PNG", "image/png"), ("JPEG", "image/jpeg")):
+        path = _image(tmp_path / f"a.{fmt.lower()}", (300, 200), fmt)
+        uri = data_uri(path)
+        assert uri.startswith(f"data:{mime};base64,")
+        assert base64.b64decode(uri.split(",", 1)[1]) == path.read_bytes()
+
+
+def test_large_images_are_downscaled_to_fit(tmp_path: Path) -> None:
+    noisy = _image(tmp_path / "big.png", (3000, 2500), "PNG")
+    assert os.path.getsize(noisy) > MAX_BYTES
+    header, image, size = _decode(data_uri(noisy))
+    assert header == "data:image/jpeg;base64" and size <= MAX_BYTES
+    assert max(image.size) <= MAX_SIDE and image.size[0] > image.size[1]
+
+    alpha = _image(tmp_path / "cutout.png", (2600, 2600), "PNG", mode="RGBA")
+    header, image, size = _decode(data_uri(alpha))
+    assert header == "data:image/png;base64" and image.mode == "RGBA" and size <= MAX_BYTES
+
+    webp = _image(tmp_path / "w.webp", (200, 100), "WEBP")
+    header, image, _ = _decode(data_uri(webp))
+    assert header == "data:image/jpeg;base64" and image.size == (200, 100)

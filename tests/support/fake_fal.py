@@ -1,0 +1,382 @@
+"""A fake FAL.AI queue and CDN: a real HTTPS server on loopback, with a request log and faults.
+
+It speaks the queue protocol fal-client uses (submit → status → result, cancel) under a path
+prefix, answers with URLs of its own (so clients must use the URLs the submit returned), checks
+the key, the model's image field and the image itself, and serves GLB/PNG/WebP results.
+Faults: scripted replies per call kind, random 500/429 (with Retry-After) rates with a bounded
+streak per resource, slow replies, and requests that finish with an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import ssl
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import trimesh
+import trustme
+from PIL import Image
+
+PREFIX = "/q"
+KINDS = ("submit", "status", "result", "cancel", "file")
+IMAGE_FIELDS = {"fal-ai/hunyuan3d/v2": "input_image_url"}
+TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
+GENERIC_OUTPUTS = ("fal-ai/hunyuan3d/v2", "fal-ai/trellis", "fal-ai/triposr")
+FACES = {"model_mesh": 320, "pbr_model": 1280, "base_model": 80, "model_glb": 320}
+_SUBDIVISIONS = {80: 1, 320: 2, 1280: 3}
+
+
+@dataclass
+class Reply:
+    """A scripted reply for the next call of one kind."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Entry:
+    kind: str
+    method: str
+    path: str
+    status: int
+    received: float
+    answered: float
+    resource: str
+    request_id: str | None = None
+    body: Any = None
+    retry_after: float | None = None
+
+
+@dataclass
+class FakeRequest:
+    request_id: str
+    endpoint: str
+    arguments: dict[str, Any]
+    submitted: float
+    fails: bool = False
+    cancelled: bool = False
+    completed_at: float | None = None
+
+
+class FakeFal:
+    """The fake's state and knobs; tests read `log` and set attributes between steps."""
+
+    def __init__(self, tmp: Path, *, key: str) -> None:
+        self.key = key
+        self.ca = trustme.CA()
+        self.ca_file = tmp / "fake-fal-ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+        self.lock = threading.Lock()
+        self.log: list[Entry] = []
+        self.requests: dict[str, FakeRequest] = {}
+        self.queue_seconds = 0.2
+        self.run_seconds = 0.4
+        self.queue_positions = 2
+        self.delay: dict[str, float] = defaultdict(float)
+        self.script: dict[str, deque[Reply]] = defaultdict(deque)
+        self.rate_500 = 0.0
+        self.rate_429 = 0.0
+        self.retry_after = (1.0, 2.0)
+        self.fault_kinds = frozenset({"submit", "status", "result"})
+        self.max_streak = 3
+        self.fail_results = False
+        self.random = random.Random(1234)
+        self._streaks: dict[str, int] = defaultdict(int)
+        self._files = _make_files()
+        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.fake = self
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        """Our FAL_QUEUE_HOST setting for this fake: host:port and the path prefix."""
+        return f"127.0.0.1:{self.port}{PREFIX}"
+
+    @property
+    def base(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeFal:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # what tests read
+    def entries(self, kind: str | None = None, status: int | None = None) -> list[Entry]:
+        with self.lock:
+            return [
+                e
+                for e in self.log
+                if (kind is None or e.kind == kind) and (status is None or e.status == status)
+            ]
+
+    def accepted(self) -> list[Entry]:
+        """Submits the fake accepted: each one would be paid."""
+        return self.entries("submit", 200)
+
+    def max_in_flight(self) -> int:
+        """Most requests that were submitted and not yet finished, at any moment."""
+        with self.lock:
+            spans = [(r.submitted, r.completed_at or time.time()) for r in self.requests.values()]
+        events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+        level = peak = 0
+        for _, step in events:
+            level += step
+            peak = max(peak, level)
+        return peak
+
+    # request handling
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[Entry, Reply]:
+        received = time.time()
+        kind, request_id, resource = self._route(method, path, raw)
+        entry = Entry(kind, method, path, 0, received, 0.0, resource, request_id)
+        reply = self._reply(kind, headers, entry, raw)
+        time.sleep(self.delay[kind] + reply.delay)
+        entry.status = reply.status
+        if "Retry-After" in reply.headers:
+            entry.retry_after = float(reply.headers["Retry-After"])
+        return entry, reply
+
+    def _route(self, method: str, path: str, raw: bytes) -> tuple[str, str | None, str]:
+        path = path.split("?")[0]
+        if path.startswith("/files/"):
+            return "file", path.split("/")[2], path
+        rest = path.removeprefix(PREFIX + "/")
+        if rest.startswith("requests/"):
+            parts = rest.split("/")
+            kind = {"status": "status", "cancel": "cancel"}.get(parts[-1], "result")
+            return kind, parts[1], f"{kind}:{parts[1]}"
+        body_key = str(hash(raw))
+        return "submit", None, f"submit:{rest}:{body_key}"
+
+    def _reply(self, kind: str, headers: dict[str, str], entry: Entry, raw: bytes) -> Reply:
+        if kind != "file" and headers.get("authorization") != f"Key {self.key}":
+            return Reply(401, {"detail": "Invalid API key"})
+        with self.lock:
+            scripted = self.script[kind].popleft() if self.script[kind] else None
+        if scripted is not None:
+            return scripted
+        fault = self._random_fault(kind, entry.resource)
+        if fault is not None:
+            return fault
+        return getattr(self, f"_{kind}")(entry, raw)
+
+    def _random_fault(self, kind: str, resource: str) -> Reply | None:
+        if kind not in self.fault_kinds:
+            return None
+        with self.lock:
+            roll = self.random.random()
+            if self._streaks[resource] >= self.max_streak or roll >= self.rate_500 + self.rate_429:
+                self._streaks[resource] = 0
+                return None
+            self._streaks[resource] += 1
+            if roll < self.rate_500:
+                return Reply(500, {"detail": "Internal server error"})
+            wait = self.random.choice([int(v) for v in self.retry_after])
+        return Reply(429, {"detail": "Too many requests"}, {"Retry-After": str(wait)})
+
+    def _submit(self, entry: Entry, raw: bytes) -> Reply:
+        endpoint = entry.path.split("?")[0].removeprefix(PREFIX + "/")
+        arguments = json.loads(raw)
+        image_field = IMAGE_FIELDS.get(endpoint, "image_url")
+        problem = _check_image(arguments.get(image_field))
+        if problem:
+            detail = [{"loc": ["body", image_field], "msg": problem, "type": "value_error"}]
+            return Reply(422, {"detail": detail})
+        request_id = uuid.uuid4().hex
+        entry.request_id = request_id
+        entry.body = arguments
+        with self.lock:
+            self.requests[request_id] = FakeRequest(
+                request_id, endpoint, arguments, time.time(), fails=self.fail_results
+            )
+        url = f"{self.base}{PREFIX}/requests/{request_id}"
+        body = {
+            "request_id": request_id,
+            "response_url": url,
+            "status_url": f"{url}/status",
+            "cancel_url": f"{url}/cancel",
+            "queue_position": self.queue_positions,
+        }
+        return Reply(200, body)
+
+    def _request(self, entry: Entry) -> FakeRequest | None:
+        with self.lock:
+            return self.requests.get(entry.request_id or "")
+
+    def _state(self, request: FakeRequest) -> str:
+        elapsed = time.time() - request.submitted
+        if request.cancelled or elapsed >= self.queue_seconds + self.run_seconds:
+            if request.completed_at is None:
+                request.completed_at = time.time()
+            return "COMPLETED"
+        return "IN_QUEUE" if elapsed < self.queue_seconds else "IN_PROGRESS"
+
+    def _status(self, entry: Entry, raw: bytes) -> Reply:
+        request = self._request(entry)
+        if request is None:
+            return Reply(404, {"detail": "Request not found"})
+        state = self._state(request)
+        logs = [{"message": "Generating mesh", "level": "INFO", "timestamp": "2026-01-01T00:00:00"}]
+        body: dict[str, Any] = {"status": state, "response_url": f"{self.base}{entry.path}"}
+        if state == "IN_QUEUE":
+            share = 1 - (time.time() - request.submitted) / self.queue_seconds
+            body["queue_position"] = max(0, int(share * self.queue_positions))
+        elif state == "IN_PROGRESS":
+            body["logs"] = logs
+        else:
+            body.update(logs=logs, metrics={"inference_time": self.run_seconds})
+            if request.cancelled or request.fails:
+                body.update(error="Generation failed", error_type="runner_server_error")
+        return Reply(200, body)
+
+    def _result(self, entry: Entry, raw: bytes) -> Reply:
+        request = self._request(entry)
+        if request is None:
+            return Reply(404, {"detail": "Request not found"})
+        if self._state(request) != "COMPLETED":
+            return Reply(400, {"detail": "Request is still in progress"})
+        if request.cancelled:
+            return Reply(400, {"detail": "Request was cancelled"})
+        if request.fails:
+            detail = [{"loc": ["body", "image_url"], "msg": "No object found in the image"}]
+            return Reply(422, {"detail": detail}, {"x-fal-error-type": "image_load_error"})
+        return Reply(200, self._outputs(request))
+
+    def _cancel(self, entry: Entry, raw: bytes) -> Reply:
+        request = self._request(entry)
+        if request is None:
+            return Reply(404, {"detail": "Request not found"})
+        if self._state(request) == "COMPLETED":
+            return Reply(400, {"status": "ALREADY_COMPLETED"})
+        request.cancelled = True
+        return Reply(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def _file(self, entry: Entry, raw: bytes) -> Reply:
+        name = entry.path.split("?")[0].rsplit("/", 1)[-1]
+        data = self._files.get(name)
+        return Reply(200, data) if data is not None else Reply(404, {"detail": "expired"})
+
+    def _outputs(self, request: FakeRequest) -> dict[str, Any]:
+        rid = request.request_id
+
+        def file(name: str, content_type: str) -> dict[str, Any]:
+            data = self._files[name]
+            url = f"{self.base}/files/{rid}/{name}"
+            return {"url": url, "content_type": content_type, "file_size": len(data)}
+
+        glb = "model/gltf-binary"
+        if request.endpoint == TRIPO:
+            out = {
+                "model_mesh": file("model_mesh.glb", glb),
+                "base_model": file("base_model.glb", glb),
+                "rendered_image": file("preview.webp", "image/webp"),
+                "task_id": rid,
+            }
+            if request.arguments.get("pbr"):
+                out["pbr_model"] = file("pbr_model.glb", glb)
+            return out
+        if request.endpoint in GENERIC_OUTPUTS:
+            return {"model_mesh": file("model_mesh.glb", glb), "seed": 42}
+        return {
+            "model_glb": file("model_glb.glb", glb),
+            "thumbnail": file("preview.png", "image/png"),
+        }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeFal
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        entry, reply = fake.handle(self.command, self.path, headers, raw)
+        payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        try:
+            self.send_response(reply.status)
+            ctype = (
+                "application/octet-stream" if isinstance(reply.body, bytes) else "application/json"
+            )
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up (a timeout test): the reply is still logged
+        entry.answered = time.time()
+        with fake.lock:
+            fake.log.append(entry)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def _check_image(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.startswith("data:image/"):
+        return "field required: an image URL or data URI"
+    try:
+        _, encoded = value.split(",", 1)
+        with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+            image.load()
+    except (ValueError, OSError):
+        return "not a readable image"
+    return None
+
+
+def _make_files() -> dict[str, bytes]:
+    files = {}
+    for name, faces in FACES.items():
+        mesh = trimesh.creation.icosphere(subdivisions=_SUBDIVISIONS[faces])
+        files[f"{name}.glb"] = mesh.export(file_type="glb")
+    for fmt in ("png", "webp"):
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 120, 40)).save(out, fmt.upper())
+        files[f"preview.{fmt}"] = out.getvalue()
+    return files
+
+
+def decoded_image(arguments: dict[str, Any], field_name: str = "image_url") -> bytes:
+    """The image bytes a submit carried."""
+    return base64.b64decode(arguments[field_name].split(",", 1)[1])
