@@ -117,6 +117,8 @@ def make_env(data_dir: Path, **overrides: str) -> dict[str, str]:
         SSE_KEEPALIVE_SECONDS="1",
         PROGRESS_MIN_INTERVAL="0",
         TASK_RATE_LIMIT="",
+        RATE_LIMIT_PER_MINUTE="0",
+        RATE_LIMIT_PER_HOUR="0",
         PYTHONPATH=f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}",
         LOG_LEVEL="INFO",
     )

@@ -28,9 +28,23 @@ def _beat(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from image2model import offline
+    from image2model.offline import generate_command
 
-    return offline.generate_command(args)
+    return generate_command(args)
+
+
+def _new_key(args: argparse.Namespace) -> int:
+    from image2model.api.auth import key_id, new_key
+
+    key = new_key()
+    name = args.name or "user"
+    setting = "ADMIN_API_KEY" if args.admin else "API_KEYS"
+    value = key if args.admin else f"{name}:{key}"
+    print(key)
+    print("# add to the environment or .env (append to an existing API_KEYS with a comma):")
+    print(f"{setting}={value}")
+    print(f"# key id (what logs and Redis show): {key_id(key)}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,13 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--face-limit", type=int, default=None)
     generate.add_argument("--provider", default=None, help="local or fal")
     generate.set_defaults(handler=_generate)
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = key_commands.add_parser("new", help="print a fresh random key and its config line")
+    new.add_argument("--name", default=None, help="a name for the key (default: user)")
+    new.add_argument("--admin", action="store_true", help="an admin key")
+    new.set_defaults(handler=_new_key)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.handler(args)
-    return code
+    code = args.handler(args)
+    return int(code)
 
 
 if __name__ == "__main__":

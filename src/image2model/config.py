@@ -75,8 +75,22 @@ class Settings(BaseSettings):
     STREAM_TOKEN_TTL: int = Field(default=24 * 3600, gt=0)
     DOWNLOAD_TOKEN_TTL: int = Field(default=3600, gt=0)
     ANONYMOUS_STREAMS: bool = False
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    TRUSTED_PROXIES: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    RATE_LIMIT_PER_MINUTE: int = Field(default=60, ge=0)
+    RATE_LIMIT_PER_HOUR: int = Field(default=1000, ge=0)
+    MAX_ACTIVE_JOBS_PER_KEY: int = Field(default=20, ge=0)
+    UPLOAD_DECODE_CONCURRENCY: int = Field(default=2, ge=1, le=64)
 
     LOG_LEVEL: str = "INFO"
+
+    # Operations: log files, retention and system health thresholds
+    LOG_DIR: Path | None = None
+    LOG_MAX_BYTES: int = Field(default=50 * MiB, ge=1024)
+    LOG_BACKUP_COUNT: int = Field(default=5, ge=1, le=100)
+    LOG_RETENTION_DAYS: int = Field(default=30, ge=1)
+    HEALTH_WARNING_PERCENT: float = Field(default=85.0, gt=0, le=100)
+    HEALTH_CRITICAL_PERCENT: float = Field(default=95.0, gt=0, le=100)
 
     @field_validator("API_KEYS", mode="before")
     @classmethod
@@ -108,6 +122,13 @@ class Settings(BaseSettings):
             plugins[name.strip()] = target.strip()
         return plugins
 
+    @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", "FAL_QUEUE_HOST", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -117,6 +138,8 @@ class Settings(BaseSettings):
     def _check_limits(self) -> Settings:
         if self.TASK_SOFT_TIME_LIMIT >= self.TASK_TIME_LIMIT:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        if self.HEALTH_WARNING_PERCENT >= self.HEALTH_CRITICAL_PERCENT:
+            raise ValueError("HEALTH_WARNING_PERCENT must be below HEALTH_CRITICAL_PERCENT")
         secrets = [self.API_KEY, self.ADMIN_API_KEY, *self.API_KEYS.values()]
         for secret in filter(None, secrets):
             if len(secret.get_secret_value()) < 16:
@@ -134,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.DATA_DIR.resolve()
+
+    @property
+    def log_dir(self) -> Path:
+        return (self.LOG_DIR or self.DATA_DIR / "logs").resolve()
 
     @property
     def redis_url(self) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from image2model.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
+MAX_FILENAME = 255
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
@@ -22,14 +24,18 @@ class PreparedImage:
     height: int
 
 
-def prepare_image(data: bytes, *, filename: str, max_pixels: int) -> PreparedImage:
-    """The stored form of an upload: first frame, upright, no metadata; or a clear 4xx."""
-    if not data:
+def prepare_image(source: BinaryIO, *, filename: str, max_pixels: int) -> PreparedImage:
+    """The stored form of an upload: first frame, upright, no metadata; or a clear 4xx.
+
+    Animated images (WebP, APNG) are refused rather than silently cut to one frame.
+    """
+    if not source.read(1):
         raise BadRequest(f"{filename} is empty", error_code="EMPTY_FILE")
+    source.seek(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = _open(data, max_pixels)
+            image = _open(source, max_pixels)
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _too_many_pixels(filename, max_pixels) from None
@@ -40,18 +46,24 @@ def prepare_image(data: bytes, *, filename: str, max_pixels: int) -> PreparedIma
             ) from None
     if image.width * image.height > max_pixels:
         raise _too_many_pixels(filename, max_pixels)
+    if getattr(image, "is_animated", False):
+        raise UnsupportedMedia(
+            f"{filename} is animated; upload a still image",
+            error_code="ANIMATED_IMAGE",
+            details={"filename": filename},
+        )
     return _normalise(image)
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+def _open(source: BinaryIO, max_pixels: int) -> Image.Image:
+    image = Image.open(source, formats=list(FORMATS))
     if image.width * image.height > max_pixels:
         raise Image.DecompressionBombError("too many pixels")
     return image
 
 
 def _normalise(image: Image.Image) -> PreparedImage:
-    upright = ImageOps.exif_transpose(image)  # first frame only for animations
+    upright = ImageOps.exif_transpose(image)
     has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
     out = io.BytesIO()
     if has_alpha:
@@ -63,17 +75,21 @@ def _normalise(image: Image.Image) -> PreparedImage:
     return PreparedImage(out.getvalue(), extension, content_type, upright.width, upright.height)
 
 
+def check_filename(filename: str | None) -> str:
+    """A client's file name, refused when it looks like a path or is unreasonably long."""
+    name = filename or "image"
+    if len(name) > MAX_FILENAME or any(c in name for c in "/\\") or not name.isprintable():
+        raise BadRequest(
+            "File names must be plain names of at most 255 printable characters",
+            error_code="INVALID_FILENAME",
+            details={"filename": name[:100]},
+        )
+    return name
+
+
 def _too_many_pixels(filename: str, max_pixels: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"{filename} has more than {max_pixels} pixels",
         error_code="IMAGE_TOO_LARGE",
         details={"filename": filename, "max_pixels": max_pixels},
     )
-
-
-def check_size(size: int, *, filename: str, limit: int) -> None:
-    if size > limit:
-        raise PayloadTooLarge(
-            f"{filename} is larger than {limit} bytes",
-            details={"filename": filename, "max_bytes": limit},
-        )

@@ -132,11 +132,10 @@ class _Job:
         self, provider: Provider, formats: list[str], face_limit: int | None
     ) -> list[Path]:
         self.bar.update(0, "reading image")
-        prepared = prepare_image(
-            self.image.read_bytes(),
-            filename=self.image.name,
-            max_pixels=self.settings.MAX_IMAGE_PIXELS,
-        )
+        with self.image.open("rb") as original:
+            prepared = prepare_image(
+                original, filename=self.image.name, max_pixels=self.settings.MAX_IMAGE_PIXELS
+            )
         self.scratch.mkdir(parents=True)
         source = self.scratch / f"input.{prepared.extension}"
         source.write_bytes(prepared.data)

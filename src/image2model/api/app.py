@@ -10,19 +10,25 @@ from contextlib import asynccontextmanager
 import anyio
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from limits.aio.storage import RedisStorage
 
 from image2model import __version__
-from image2model.api import download, errors, health, models, status, upload
+from image2model.api import admin, download, errors, health, logs, models, status, upload
 from image2model.api.auth import KeyRing
 from image2model.api.deps import Services
+from image2model.api.headers import SecurityHeadersMiddleware
+from image2model.api.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware, RateLimits
 from image2model.api.signing import Signer, load_secret
 from image2model.config import Settings
 from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
-from image2model.jobs.store import JobStore
+from image2model.jobs.store import RATE_LIMIT_PREFIX, JobStore
+from image2model.ops import lifecycle as ops_lifecycle
+from image2model.ops.logconfig import configure_logging
 from image2model.providers.registry import build_providers
 from image2model.storage import Storage
-from image2model.worker import create_celery
+from image2model.worker import QUEUES, create_celery
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -30,12 +36,14 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings) -> FastAPI:
     """The API for `settings`; nothing connects until the app starts."""
+    keys = KeyRing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = aioredis.Redis.from_url(
             settings.redis_url, decode_responses=True, max_connections=2048
         )
+        log_setup = configure_logging(settings, "api")
         celery = create_celery(settings)
 
         async def dispatch(job_id: str) -> None:
@@ -47,23 +55,35 @@ def create_app(settings: Settings) -> FastAPI:
         storage = Storage(settings.upload_dir, settings.results_dir)
         storage.ensure()
         hub = EventHub(store)
+        app.state.rate_limits = rate_limits(settings, client)
+        jobs = JobService(
+            store=store,
+            storage=storage,
+            dispatch=dispatch,
+            max_image_pixels=settings.MAX_IMAGE_PIXELS,
+            max_active_jobs=settings.MAX_ACTIVE_JOBS_PER_KEY,
+            decode_concurrency=settings.UPLOAD_DECODE_CONCURRENCY,
+        )
         app.state.services = Services(
             settings=settings,
             store=store,
-            jobs=JobService(store=store, storage=storage, dispatch=dispatch),
+            jobs=jobs,
             storage=storage,
             hub=hub,
-            keys=KeyRing(settings),
+            keys=keys,
             signer=Signer(load_secret(settings)),
             providers=build_providers(settings),
             started_at=time.time(),
         )
         try:
-            yield
+            # background services run while the app serves; stopped (and metrics flushed) first
+            async with ops_lifecycle.running(app, app.state.services, celery):
+                yield
         finally:
             await hub.close()
             await client.aclose()
             celery.close()
+            log_setup.close()
 
     app = FastAPI(
         title="image2model",
@@ -72,7 +92,44 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    install_security(app, settings, keys)
     app.include_router(health.root_router)
     for module in (upload, status, models, download, health):
         app.include_router(module.router, prefix=API_PREFIX)
+    for module in (admin, logs):
+        app.include_router(module.router, prefix=API_PREFIX)
+    # added last, so outermost: request ids, metrics and access lines cover every response
+    ops_lifecycle.install(app, settings, QUEUES)
     return app
+
+
+def install_security(app: FastAPI, settings: Settings, keys: KeyRing) -> None:
+    """Rate limits innermost, then CORS (preflights are never limited), headers outermost."""
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=lambda: getattr(app.state, "rate_limits", None),
+        keys=lambda: keys,
+        trusted_proxies=settings.TRUSTED_PROXIES,
+    )
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-Request-ID"],
+            expose_headers=[*RATE_LIMIT_HEADERS, "Content-Disposition", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+
+
+def rate_limits(settings: Settings, client: aioredis.Redis) -> RateLimits | None:
+    if not (settings.RATE_LIMIT_PER_MINUTE or settings.RATE_LIMIT_PER_HOUR):
+        return None
+    storage = RedisStorage(
+        "async+redis://",
+        implementation="redispy",
+        key_prefix=RATE_LIMIT_PREFIX,
+        connection_pool=client.connection_pool,
+    )
+    return RateLimits(storage, settings.RATE_LIMIT_PER_MINUTE, settings.RATE_LIMIT_PER_HOUR)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from image2model.config import Settings
 from image2model.errors import Forbidden, Unauthorized
@@ -14,6 +15,11 @@ LOCAL_OWNER = "local"
 
 def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def new_key() -> str:
+    """A random key: 256 bits, URL-safe."""
+    return f"i2m_{secrets.token_urlsafe(32)}"
 
 
 class KeyRing:
@@ -38,16 +44,23 @@ class KeyRing:
         """The caller for an `Authorization` header value; 401 when missing or unknown."""
         if not self.enabled:
             return Principal(key_id=LOCAL_OWNER, name=LOCAL_OWNER, is_admin=True)
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if not _bearer_token(authorization):
             raise _unauthorized("Missing API key: send Authorization: Bearer <key>")
-        digest = hashlib.sha256(token.strip().encode()).digest()
+        principal = self.identify(authorization)
+        if principal is None:
+            raise _unauthorized("Invalid API key")
+        return principal
+
+    def identify(self, authorization: str | None) -> Principal | None:
+        """The configured key this header carries, if any (never the local fallback)."""
+        token = _bearer_token(authorization)
+        if not token:
+            return None
+        digest = hashlib.sha256(token.encode()).digest()
         found = None
         for known, principal in self._keys:  # no early exit: timing says nothing
             if hmac.compare_digest(known, digest):
                 found = principal
-        if found is None:
-            raise _unauthorized("Invalid API key")
         return found
 
     @staticmethod
@@ -55,6 +68,11 @@ class KeyRing:
         if not principal.is_admin:
             raise Forbidden("This route needs the admin API key")
         return principal
+
+
+def _bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _unauthorized(message: str) -> Unauthorized:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 from fastapi import APIRouter, Request, status
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.forms import read_upload_form
 from image2model.api.schemas import UploadedFileOut, UploadResponse
 from image2model.api.selection import job_options
-from image2model.errors import BadRequest, InvalidField, PayloadTooLarge
-from image2model.images import check_size, prepare_image
+from image2model.errors import BadRequest, InvalidField
+from image2model.images import check_filename
 from image2model.jobs.models import Job
-from image2model.jobs.service import AcceptedImage
+from image2model.jobs.service import Upload
 
 router = APIRouter(tags=["upload"])
 
@@ -56,26 +54,27 @@ async def upload(
 ) -> UploadResponse:
     """Upload 1–MAX_FILES_PER_UPLOAD images; each becomes a model."""
     settings = services.settings
-    _check_content_length(request, settings.MAX_FILES_PER_UPLOAD * settings.MAX_UPLOAD_SIZE)
-    async with request.form(
-        max_files=settings.MAX_FILES_PER_UPLOAD + 1, max_fields=MAX_FORM_FIELDS
-    ) as form:
-        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-        if len(files) != len(form.getlist("files")):
-            raise InvalidField("`files` must be file parts", details={"field": "files"})
-        fields = {k: v for k, v in form.multi_items() if k != "files"}
-        _check_counts(len(files), settings.MAX_FILES_PER_UPLOAD)
-        options = job_options(services.providers, settings, _single_values(fields))
-        images = [
-            await _accept(file, settings.MAX_UPLOAD_SIZE, settings.MAX_IMAGE_PIXELS)
-            for file in files
-        ]
-    job = await services.jobs.submit(
-        owner=principal,
-        images=images,
-        options=options,
-        request_id=request.headers.get("x-request-id"),
+    await services.jobs.check_capacity(principal)
+    form = await read_upload_form(
+        request,
+        max_files=settings.MAX_FILES_PER_UPLOAD + 1,
+        max_fields=MAX_FORM_FIELDS,
+        max_file_size=settings.MAX_UPLOAD_SIZE,
+        max_request_size=settings.MAX_FILES_PER_UPLOAD * (settings.MAX_UPLOAD_SIZE + 64 * 1024),
     )
+    try:
+        files, fields = _split(form)
+        _check_counts(len(files), settings.MAX_FILES_PER_UPLOAD)
+        options = job_options(services.providers, settings, fields)
+        uploads = [Upload(filename=check_filename(f.filename), source=f.file) for f in files]
+        job = await services.jobs.submit(
+            owner=principal,
+            uploads=uploads,
+            options=options,
+            request_id=request.headers.get("x-request-id"),
+        )
+    finally:
+        await form.close()
     return accepted(services, job)
 
 
@@ -106,14 +105,18 @@ def accepted(services: Services, job: Job) -> UploadResponse:
     )
 
 
-def _check_content_length(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 1024 * 1024:
-        raise PayloadTooLarge(
-            "The upload is larger than the service accepts",
-            error_code="REQUEST_TOO_LARGE",
-            details={"max_bytes": limit},
-        )
+def _split(form: FormData) -> tuple[list[UploadFile], dict[str, str]]:
+    files, fields = [], {}
+    for name, value in form.multi_items():
+        if name == "files" and isinstance(value, UploadFile):
+            files.append(value)
+        elif isinstance(value, str) and name != "files":
+            fields[name] = value
+        else:
+            raise InvalidField(
+                f"`{name[:50]}` has the wrong kind of value", details={"field": name[:50]}
+            )
+    return files, fields
 
 
 def _check_counts(count: int, limit: int) -> None:
@@ -125,22 +128,3 @@ def _check_counts(count: int, limit: int) -> None:
             error_code="TOO_MANY_FILES",
             details={"max_files": limit, "received": count},
         )
-
-
-def _single_values(fields: dict[str, Any]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name, value in fields.items():
-        if not isinstance(value, str):
-            raise InvalidField(f"`{name}` must be a plain form field", details={"field": name})
-        values[name] = value
-    return values
-
-
-async def _accept(file: UploadFile, limit: int, max_pixels: int) -> AcceptedImage:
-    filename = (file.filename or "image")[:255]
-    data = await file.read(limit + 1)
-    check_size(len(data), filename=filename, limit=limit)
-    image = await anyio.to_thread.run_sync(
-        lambda: prepare_image(data, filename=filename, max_pixels=max_pixels)
-    )
-    return AcceptedImage(filename=filename, original_size=len(data), image=image)

@@ -106,5 +106,7 @@ redis.call('EXPIRE', job_key, ttl)
 redis.call('EXPIRE', items_key, ttl)
 redis.call('EXPIRE', stream_key, ttl)
 redis.call('SREM', active_key, job_id)
+local counter = redis.call('HGET', job_key, 'active_counter')
+if counter then redis.call('DECR', counter) end
 return {2, final}
 """

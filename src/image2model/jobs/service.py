@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import anyio
 from redis.exceptions import RedisError
 
-from image2model.errors import NotFound, ServiceUnavailable
+from image2model.errors import NotFound, RateLimited, ServiceUnavailable
 from image2model.identity import Principal
-from image2model.images import PreparedImage
+from image2model.images import prepare_image
 from image2model.jobs.models import Item, ItemStatus, Job, JobOptions, JobStatus
 from image2model.jobs.pipeline import failure_patch
 from image2model.jobs.store import JobStore
-from image2model.storage import Storage, atomic_write_bytes, is_id, new_id, unique_stems
+from image2model.storage import (
+    Storage,
+    atomic_copy,
+    atomic_write_bytes,
+    is_id,
+    new_id,
+    unique_stems,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,43 +34,146 @@ Dispatch = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class AcceptedImage:
+class Upload:
+    """An uploaded file as the API received it (spooled to disk by the multipart parser)."""
+
     filename: str
-    original_size: int
-    image: PreparedImage
+    source: BinaryIO
 
 
 class JobService:
-    def __init__(self, *, store: JobStore, storage: Storage, dispatch: Dispatch) -> None:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        storage: Storage,
+        dispatch: Dispatch,
+        max_image_pixels: int,
+        max_active_jobs: int,
+        decode_concurrency: int = 2,
+    ) -> None:
         self.store = store
         self.storage = storage
         self.dispatch = dispatch
+        self.max_image_pixels = max_image_pixels
+        self.max_active_jobs = max_active_jobs
+        # decoding a large photo takes ~4 bytes per pixel: bound how many happen at once
+        self._decoding = anyio.Semaphore(decode_concurrency)
+
+    async def check_capacity(self, owner: Principal) -> None:
+        """Refuse early (before reading a body) when the key already has too many active jobs."""
+        if (
+            self.max_active_jobs
+            and await self.store.active_jobs_of(owner.key_id) >= self.max_active_jobs
+        ):
+            raise _too_many_active(self.max_active_jobs)
 
     async def submit(
         self,
         *,
         owner: Principal,
-        images: Sequence[AcceptedImage],
+        uploads: Sequence[Upload],
         options: JobOptions,
         request_id: str | None = None,
     ) -> Job:
-        """Save the images, record the job, then queue it; a failed enqueue fails the job."""
+        """Check and store each image, record the job, then queue it."""
         job_id = new_id()
-        stems = unique_stems([image.filename for image in images])
-        items = []
-        for image, stem in zip(images, stems, strict=True):
-            file_id = new_id()
-            stored_name = f"{file_id}.{image.image.extension}"
-            items.append(
-                Item(
-                    file_id=file_id,
-                    filename=image.filename,
-                    stem=stem,
-                    stored_name=stored_name,
-                    file_size=image.original_size,
-                    content_type=image.image.content_type,
+        stems = unique_stems([upload.filename for upload in uploads])
+        async with self._cleanup_on_failure(job_id):
+            items = [
+                await self._store_upload(job_id, upload, stem)
+                for upload, stem in zip(uploads, stems, strict=True)
+            ]
+            return await self._create(job_id, owner, items, options, request_id)
+
+    async def resubmit(
+        self,
+        *,
+        owner: Principal,
+        file_ids: Sequence[str],
+        options: JobOptions,
+        request_id: str | None = None,
+    ) -> Job:
+        """A new job from images uploaded before (visible to the same key), with new options."""
+        sources = [await self._uploaded(file_id, owner) for file_id in file_ids]
+        job_id = new_id()
+        stems = unique_stems([item.filename for _, item in sources])
+        async with self._cleanup_on_failure(job_id):
+            items = []
+            for (source_job, item), stem in zip(sources, stems, strict=True):
+                items.append(
+                    await anyio.to_thread.run_sync(
+                        self._copy_upload, source_job, item, job_id, stem
+                    )
                 )
+            return await self._create(job_id, owner, items, options, request_id)
+
+    @contextlib.asynccontextmanager
+    async def _cleanup_on_failure(self, job_id: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except BaseException:
+            await anyio.to_thread.run_sync(self.storage.delete_job, job_id)
+            raise
+
+    async def _store_upload(self, job_id: str, upload: Upload, stem: str) -> Item:
+        async with self._decoding:
+            return await anyio.to_thread.run_sync(self._normalise, job_id, upload, stem)
+
+    def _normalise(self, job_id: str, upload: Upload, stem: str) -> Item:
+        size = upload.source.seek(0, 2)
+        upload.source.seek(0)
+        image = prepare_image(
+            upload.source, filename=upload.filename, max_pixels=self.max_image_pixels
+        )
+        file_id = new_id()
+        stored_name = f"{file_id}.{image.extension}"
+        atomic_write_bytes(self.storage.upload_path(job_id, stored_name), image.data)
+        return Item(
+            file_id=file_id,
+            filename=upload.filename,
+            stem=stem,
+            stored_name=stored_name,
+            file_size=size,
+            content_type=image.content_type,
+        )
+
+    def _copy_upload(self, source_job: str, item: Item, job_id: str, stem: str) -> Item:
+        path = self.storage.upload_path(source_job, item.stored_name)
+        if not path.is_file():
+            raise NotFound(
+                f"Uploaded file {item.file_id} was cleaned up", error_code="FILE_NOT_FOUND"
             )
+        file_id = new_id()
+        stored_name = f"{file_id}.{item.stored_name.rsplit('.', 1)[-1]}"
+        atomic_copy(path, self.storage.upload_path(job_id, stored_name))
+        return item.model_copy(
+            update={"file_id": file_id, "stored_name": stored_name, "stem": stem}
+        )
+
+    async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
+        job_id = await self.store.job_of_file(file_id) if is_id(file_id) else None
+        job = await self.store.get(job_id) if job_id else None
+        item = job.item(file_id) if job else None
+        if job is None or item is None or not owner.can_see(job.owner):
+            raise NotFound(f"Uploaded file {file_id[:40]} not found", error_code="FILE_NOT_FOUND")
+        return job.job_id, Item(
+            file_id=item.file_id,
+            filename=item.filename,
+            stem=item.stem,
+            stored_name=item.stored_name,
+            file_size=item.file_size,
+            content_type=item.content_type,
+        )
+
+    async def _create(
+        self,
+        job_id: str,
+        owner: Principal,
+        items: list[Item],
+        options: JobOptions,
+        request_id: str | None,
+    ) -> Job:
         now = time.time()
         job = Job(
             job_id=job_id,
@@ -73,20 +185,10 @@ class JobService:
             items=items,
             request_id=request_id,
         )
-        try:
-            await anyio.to_thread.run_sync(self._save_uploads, job, images)
-            await self.store.create(job)
-        except BaseException:
-            self.storage.delete_job(job_id)
-            raise
+        if not await self.store.create(job, max_active=self.max_active_jobs):
+            raise _too_many_active(self.max_active_jobs)
         await self._queue(job)
         return job
-
-    def _save_uploads(self, job: Job, images: Sequence[AcceptedImage]) -> None:
-        for item, image in zip(job.items, images, strict=True):
-            atomic_write_bytes(
-                self.storage.upload_path(job.job_id, item.stored_name), image.image.data
-            )
 
     async def _queue(self, job: Job) -> None:
         try:
@@ -97,41 +199,6 @@ class JobService:
             for item in job.items:
                 await self.store.update_item(job.job_id, item.file_id, patch)
             raise ServiceUnavailable("The job queue is unavailable; try again later") from None
-
-    async def resubmit(
-        self,
-        *,
-        owner: Principal,
-        file_ids: Sequence[str],
-        options: JobOptions,
-        request_id: str | None = None,
-    ) -> Job:
-        """A new job from images uploaded before (by the same key), with new options."""
-        sources = [await self._uploaded(file_id, owner) for file_id in file_ids]
-        images = await anyio.to_thread.run_sync(self._reload, sources)
-        return await self.submit(owner=owner, images=images, options=options, request_id=request_id)
-
-    async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
-        job_id = await self.store.job_of_file(file_id) if is_id(file_id) else None
-        job = await self.store.get(job_id) if job_id else None
-        item = job.item(file_id) if job else None
-        if job is None or item is None or not owner.can_see(job.owner):
-            raise NotFound(f"Uploaded file {file_id[:40]} not found", error_code="FILE_NOT_FOUND")
-        return job.job_id, item
-
-    def _reload(self, sources: list[tuple[str, Item]]) -> list[AcceptedImage]:
-        images = []
-        for job_id, item in sources:
-            path = self.storage.upload_path(job_id, item.stored_name)
-            if not path.is_file():
-                raise NotFound(
-                    f"Uploaded file {item.file_id} was cleaned up", error_code="FILE_NOT_FOUND"
-                )
-            data = path.read_bytes()
-            extension = item.stored_name.rsplit(".", 1)[-1]
-            image = PreparedImage(data, extension, item.content_type, 0, 0)
-            images.append(AcceptedImage(item.filename, item.file_size, image))
-        return images
 
     async def get(self, job_id: str, principal: Principal) -> Job:
         """The job if it exists and the caller may see it; one 404 for both other cases."""
@@ -153,6 +220,15 @@ class JobService:
         job = await self.cancel(job_id, principal)
         await self.store.delete(job_id, job.owner)
         await anyio.to_thread.run_sync(self.storage.delete_job, job_id)
+
+
+def _too_many_active(limit: int) -> RateLimited:
+    return RateLimited(
+        f"This key already has {limit} unfinished jobs; wait for one to finish",
+        error_code="TOO_MANY_ACTIVE_JOBS",
+        details={"max_active_jobs": limit},
+        headers={"Retry-After": "10"},
+    )
 
 
 async def redis_alive(store: JobStore) -> bool:

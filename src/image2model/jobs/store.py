@@ -5,12 +5,19 @@ Layout (prefix `i2m:`):
   job:{id}:items       hash   file_id → item JSON
   job:{id}:events      stream progress events; entry ids are the SSE ids
   jobs:active          set    ids of jobs not yet terminal (recovery scans these)
-  owner:{key_id}:jobs  zset   job ids by creation time (listings, per-key caps)
+  owner:{key_id}:jobs  zset   job ids by creation time (listings)
+  owner:{key_id}:active counter of the key's unfinished jobs (per-key cap)
   lease:{id}:{file_id} string worker holding the item; expires unless renewed
   requeue:{id}:{file}  string marks a recent re-enqueue of a stalled item
   file:{file_id}       string the job an uploaded image belongs to (new jobs from old uploads)
   workers              zset   worker name → last heartbeat (readiness)
+  ratelimit:…          (limits library) moving-window request counters per key or client IP
   fal:slots            zset   holders of fal request slots → expiry (ms); shared concurrency cap
+  jobs:all             zset   every job id by creation time (admin listing, metrics); pruned
+                              of ids whose job expired when read
+  metrics:tasks        hash   task durations and counts recorded by workers (scraped by the API)
+  metrics:providers    hash   provider calls and latency recorded by workers
+  {queue}[\x06\x16{p}]  list   Celery's (kombu's) broker queues, named by queue and priority
 The job's keys expire `JOB_TTL` after it ends; while active they carry no TTL.
 """
 
@@ -33,6 +40,12 @@ WORKERS = f"{PREFIX}:workers"
 FAL_SLOTS = f"{PREFIX}:fal:slots"
 FAL_SLOT_TTL_MS = 60_000
 """A fal slot holder that stops renewing (its worker died) frees the slot after this long."""
+RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
+ALL_JOBS = f"{PREFIX}:jobs:all"
+TASK_METRICS = f"{PREFIX}:metrics:tasks"
+PROVIDER_METRICS = f"{PREFIX}:metrics:providers"
+BROKER_PRIORITY_STEPS = (3, 6, 9)
+"""kombu's Redis transport keeps one list per queue and priority step (0 is the bare name)."""
 EVENTS_MAXLEN = 5000
 REQUEUE_GUARD_SECONDS = 300
 FILE_INDEX_TTL = 7 * 24 * 3600
@@ -58,12 +71,21 @@ def file_key(file_id: str) -> str:
     return f"{PREFIX}:file:{file_id}"
 
 
+def owner_active_key(owner: str) -> str:
+    return f"{PREFIX}:owner:{owner}:active"
+
+
 def lease_key(job_id: str, file_id: str) -> str:
     return f"{PREFIX}:lease:{job_id}:{file_id}"
 
 
 def requeue_key(job_id: str, file_id: str) -> str:
     return f"{PREFIX}:requeue:{job_id}:{file_id}"
+
+
+def broker_queue_keys(queue: str) -> list[str]:
+    """The Redis lists holding a Celery queue's waiting messages."""
+    return [queue, *(f"{queue}\x06\x16{step}" for step in BROKER_PRIORITY_STEPS)]
 
 
 @dataclass(frozen=True)
@@ -155,9 +177,16 @@ class JobStore:
         self.ttl = ttl
         self._update = client.register_script(UPDATE_ITEM)
 
-    async def create(self, job: Job) -> None:
+    async def create(self, job: Job, *, max_active: int = 0) -> bool:
+        """Record a new job; False (nothing written) when its owner has `max_active` running."""
+        counter = owner_active_key(job.owner)
+        if max_active and await self._reserve(counter, max_active) is False:
+            return False
+        mapping = {**_job_mapping(job), "active_counter": counter}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(job_key(job.job_id), mapping=_job_mapping(job))
+            if not max_active:
+                pipe.incr(counter)
+            pipe.hset(job_key(job.job_id), mapping=mapping)
             pipe.hset(
                 items_key(job.job_id),
                 mapping={i.file_id: i.model_dump_json() for i in job.items},
@@ -165,9 +194,21 @@ class JobStore:
             pipe.xadd(events_key(job.job_id), _initial_event(job))
             pipe.sadd(ACTIVE_JOBS, job.job_id)
             pipe.zadd(owner_jobs_key(job.owner), {job.job_id: job.created_at})
+            pipe.zadd(ALL_JOBS, {job.job_id: job.created_at})
             for item in job.items:
                 pipe.set(file_key(item.file_id), job.job_id, ex=FILE_INDEX_TTL)
             await pipe.execute()
+        return True
+
+    async def _reserve(self, counter: str, limit: int) -> bool:
+        taken = int(await self.redis.incr(counter))
+        if taken > limit:
+            await self.redis.decr(counter)
+            return False
+        return True
+
+    async def active_jobs_of(self, owner: str) -> int:
+        return int(await self.redis.get(owner_active_key(owner)) or 0)
 
     async def job_of_file(self, file_id: str) -> str | None:
         job_id: str | None = await self.redis.get(file_key(file_id))
@@ -245,6 +286,7 @@ class JobStore:
             pipe.delete(job_key(job_id), items_key(job_id), events_key(job_id))
             pipe.srem(ACTIVE_JOBS, job_id)
             pipe.zrem(owner_jobs_key(owner), job_id)
+            pipe.zrem(ALL_JOBS, job_id)
             await pipe.execute()
 
     async def live_workers(self, max_age: float) -> int:

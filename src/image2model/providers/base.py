@@ -65,9 +65,13 @@ class ProviderContext(Protocol):
 
 
 class Provider(Protocol):
-    name: str
-    models: tuple[ModelSpec, ...]
-    """Models this provider runs; the first is its default."""
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        """Models this provider runs; the first is its default."""
+        ...
 
     def generate(self, request: GenerationRequest, context: ProviderContext) -> GenerationResult:
         """Produce a model for `request`; raise ProviderError or Cancelled."""

@@ -124,6 +124,8 @@ def _run_api(settings: Settings, listener: socket.socket, *, watched: Sequence[C
         port=port,
         log_level=settings.LOG_LEVEL.lower(),
         timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN,
+        # the app reads X-Forwarded-For itself, and only from TRUSTED_PROXIES
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     watcher = _ChildWatcher(watched, server)
