@@ -17,6 +17,7 @@ from kombu import Queue
 
 from image2model.config import Settings
 from image2model.jobs.store import WorkerStore
+from image2model.ops import celery_hooks
 from image2model.providers.base import Provider
 from image2model.providers.registry import build_providers
 from image2model.storage import Storage
@@ -99,6 +100,7 @@ def create_celery(settings: Settings) -> WorkerApp:
         },
     )
     app.conf.imports = ("image2model.jobs.tasks",)
+    celery_hooks.install()  # request ids through the queue, task metrics, JSON logs
     return app
 
 

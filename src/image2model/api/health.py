@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import platform
 import shutil
 import time
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
 
 from image2model import __version__
 from image2model.api.deps import AdminDep, Services, ServicesDep
 from image2model.api.errors import envelope
 from image2model.jobs.service import redis_alive
+from image2model.ops.lifecycle import OpsDep
+from image2model.ops.system import CRITICAL, level
 
 router = APIRouter(prefix="/health", tags=["health"])
 root_router = APIRouter(tags=["health"])
@@ -42,7 +48,7 @@ async def liveness() -> dict[str, str]:
 @router.get("/readiness", responses={503: {"description": "Redis or workers unavailable"}})
 async def readiness(services: ServicesDep) -> Response:
     """Ready when Redis answers and at least one worker sent a heartbeat recently."""
-    checks = await _checks(services)
+    checks = await component_checks(services)
     if all(c["healthy"] for c in checks.values()):
         return JSONResponse({"status": "ready", "checks": checks})
     failing = sorted(name for name, c in checks.items() if not c["healthy"])
@@ -53,16 +59,17 @@ async def readiness(services: ServicesDep) -> Response:
 @router.get("/detailed")
 async def detailed(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """Components with response times, versions and uptime (admin only)."""
-    checks = await _checks(services)
-    disk = shutil.disk_usage(services.settings.data_dir)
+    checks = await component_checks(services)
+    disk = await _disk_check(services)
     return {
         "status": "healthy" if all(c["healthy"] for c in checks.values()) else "unhealthy",
         "version": __version__,
+        "versions": await _versions(services),
         "python": platform.python_version(),
         "uptime": _uptime(services),
         "components": {
             **checks,
-            "disk": {"healthy": disk.free > 0, "free_bytes": disk.free, "total_bytes": disk.total},
+            "disk": disk,
             "providers": {
                 "healthy": True,
                 "available": sorted(services.providers),
@@ -75,22 +82,64 @@ async def detailed(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
 
 @root_router.get("/metrics", response_class=PlainTextResponse)
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics() -> Response:
-    """Prometheus metrics in the text exposition format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(services: ServicesDep, ops: OpsDep) -> Response:
+    """Prometheus metrics in the text exposition format (API and workers)."""
+    await ops.metrics.refresh(services.store.redis, services.settings.data_dir)
+    return Response(ops.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _checks(services: Services) -> dict[str, dict[str, Any]]:
+async def component_checks(services: Services) -> dict[str, dict[str, Any]]:
+    """Redis and workers, each with how long asking took."""
     started = time.perf_counter()
     redis_ok = await redis_alive(services.store)
-    redis_ms = round((time.perf_counter() - started) * 1000, 2)
-    workers = 0
+    redis_ms = _ms_since(started)
+    workers, started = 0, time.perf_counter()
     if redis_ok:
         workers = await services.store.live_workers(max_age=3 * services.settings.LEASE_SECONDS)
     return {
         "redis": {"healthy": redis_ok, "response_ms": redis_ms},
-        "workers": {"healthy": workers > 0, "alive": workers},
+        "workers": {"healthy": workers > 0, "alive": workers, "response_ms": _ms_since(started)},
     }
+
+
+async def _disk_check(services: Services) -> dict[str, Any]:
+    settings = services.settings
+    started = time.perf_counter()
+    disk = await anyio.to_thread.run_sync(shutil.disk_usage, settings.data_dir)
+    percent = round(100.0 * disk.used / disk.total, 2) if disk.total else 0.0
+    state = level(percent, settings.HEALTH_WARNING_PERCENT, settings.HEALTH_CRITICAL_PERCENT)
+    return {
+        "healthy": state != CRITICAL and disk.free > 0,
+        "status": state,
+        "used_percent": percent,
+        "free_bytes": disk.free,
+        "total_bytes": disk.total,
+        "response_ms": _ms_since(started),
+    }
+
+
+async def _versions(services: Services) -> dict[str, str | None]:
+    redis_version = None
+    with contextlib.suppress(RedisError, OSError):
+        redis_version = (await services.store.redis.info("server")).get("redis_version")
+    return {
+        "image2model": __version__,
+        "python": platform.python_version(),
+        "fastapi": _version_of("fastapi"),
+        "celery": _version_of("celery"),
+        "redis_server": redis_version,
+    }
+
+
+def _version_of(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _uptime(services: Services) -> float:

@@ -15,7 +15,7 @@ from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.schemas import JobSnapshot, progress_event, snapshot
 from image2model.errors import NotFound
 from image2model.identity import Principal
-from image2model.jobs.events import TERMINAL_EVENTS, id_key, is_event_id
+from image2model.jobs.events import SHUTDOWN_EVENT, TERMINAL_EVENTS, id_key, is_event_id
 from image2model.jobs.store import Event
 
 router = APIRouter(prefix="/status", tags=["status"])
@@ -91,6 +91,9 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
         pending: list[Event] = list(backlog)
         while True:
             for event in pending:
+                if event.event == SHUTDOWN_EVENT:  # no id: a reconnect resumes from cursor
+                    yield _shutdown_frame(event)
+                    return
                 if id_key(event.id) <= id_key(cursor):
                     continue
                 cursor = event.id
@@ -128,3 +131,8 @@ def _enrich(services: Services, event: Event) -> dict[str, Any]:
 
 def _frame(event_id: str, event: str, data: dict[str, Any]) -> str:
     return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _shutdown_frame(event: Event, retry_ms: int = 2000) -> str:
+    data = json.dumps(event.data, separators=(",", ":"))
+    return f"retry: {retry_ms}\nevent: {event.event}\ndata: {data}\n\n"

@@ -14,6 +14,11 @@ from image2model.jobs.store import Event, JobStore
 log = logging.getLogger(__name__)
 
 TERMINAL_EVENTS = frozenset({"task_completed", "task_failed", "task_cancelled"})
+SHUTDOWN_EVENT = "server_shutdown"
+"""Put into every listener's queue when the server stops; it has no stream id."""
+SHUTDOWN = Event(
+    id="", event=SHUTDOWN_EVENT, data={"message": "The server is restarting; reconnect shortly"}
+)
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -34,6 +39,7 @@ class EventHub:
         self.block_ms = block_ms
         self._listeners: dict[str, set[asyncio.Queue[Event]]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
+        self._closing = False
 
     @contextlib.asynccontextmanager
     async def listen(self, job_id: str, after: str) -> AsyncIterator[asyncio.Queue[Event]]:
@@ -41,6 +47,8 @@ class EventHub:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         listeners = self._listeners.setdefault(job_id, set())
         listeners.add(queue)
+        if self._closing:
+            queue.put_nowait(SHUTDOWN)
         if job_id not in self._readers:
             self._readers[job_id] = asyncio.create_task(self._read(job_id, after))
         try:
@@ -70,6 +78,13 @@ class EventHub:
     @property
     def listener_count(self) -> int:
         return sum(len(listeners) for listeners in self._listeners.values())
+
+    def announce_shutdown(self) -> None:
+        """End every open stream (and any opened from now on) with a final shutdown event."""
+        self._closing = True
+        for listeners in self._listeners.values():
+            for queue in listeners:
+                queue.put_nowait(SHUTDOWN)
 
     async def close(self) -> None:
         for reader in self._readers.values():

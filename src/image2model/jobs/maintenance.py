@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from image2model.jobs.models import Job
@@ -29,21 +33,60 @@ def drop_scratch(storage: Storage, job_id: str) -> None:
     shutil.rmtree(storage.result_path(job_id, SCRATCH), ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class OldJob:
+    """A finished job whose files are past retention."""
+
+    job_id: str
+    finished_at: float
+    folders: tuple[Path, ...]
+    size_bytes: int
+
+
 def cleanup_old_files(storage: Storage, store: WorkerStore, *, retention: float) -> int:
     """Remove job folders older than `retention` seconds whose job is not running."""
+    removed = cleanup_old_jobs(storage, retention=retention, is_active=store.is_active)
+    return sum(len(job.folders) for job in removed)
+
+
+def cleanup_old_jobs(
+    storage: Storage,
+    *,
+    retention: float,
+    is_active: Callable[[str], bool],
+    dry_run: bool = False,
+) -> list[OldJob]:
+    """The jobs whose newest file is older than `retention` s; deleted unless `dry_run`."""
     cutoff = time.time() - retention
-    removed = 0
+    found = []
+    for job_id, folders in _job_folders(storage).items():
+        finished = max(_finished_at(folder) for folder in folders)
+        if finished > cutoff or is_active(job_id):
+            continue
+        found.append(OldJob(job_id, finished, tuple(folders), sum(map(_tree_size, folders))))
+        if not dry_run:
+            storage.delete_job(job_id)
+    return sorted(found, key=lambda job: job.finished_at)
+
+
+def _job_folders(storage: Storage) -> dict[str, list[Path]]:
+    folders: dict[str, list[Path]] = {}
     for root in (storage.upload_dir, storage.results_dir):
         if not root.is_dir():
             continue
         for folder in root.iterdir():
-            if not (folder.is_dir() and is_id(folder.name)):
-                continue
-            if _finished_at(folder) > cutoff or store.is_active(folder.name):
-                continue
-            storage.delete_job(folder.name)
-            removed += 1
-    return removed
+            if is_id(folder.name) and folder.is_dir() and not folder.is_symlink():
+                folders.setdefault(folder.name, []).append(folder)
+    return folders
+
+
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(parent, name)).st_size
+    return total
 
 
 def _finished_at(folder: Path) -> float:
@@ -52,4 +95,4 @@ def _finished_at(folder: Path) -> float:
         finished = json.loads(manifest.read_text()).get("finished_at")
         if finished:
             return float(finished)
-    return max((p.stat().st_mtime for p in folder.rglob("*")), default=folder.stat().st_mtime)
+    return max((p.lstat().st_mtime for p in folder.rglob("*")), default=folder.lstat().st_mtime)

@@ -11,6 +11,7 @@ from typing import Any
 from image2model import meshes
 from image2model.jobs.models import ItemStatus, Job, JobOptions
 from image2model.jobs.store import WorkerStore
+from image2model.ops.celery_hooks import provider_call
 from image2model.providers.base import (
     Cancelled,
     GenerationRequest,
@@ -129,7 +130,8 @@ def _generate_with_retries(
 ) -> Any:
     for delay in (*RETRY_DELAYS, None):
         try:
-            return provider.generate(request, context)
+            with provider_call(context.store.redis, provider, request.model):
+                return provider.generate(request, context)
         except ProviderError as error:
             if not error.retryable or delay is None:
                 raise

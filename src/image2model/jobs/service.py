@@ -188,6 +188,7 @@ class JobService:
         if not await self.store.create(job, max_active=self.max_active_jobs):
             raise _too_many_active(self.max_active_jobs)
         await self._queue(job)
+        log.info("job.queued job_id=%s items=%d", job_id, job.total, extra={"job_id": job_id})
         return job
 
     async def _queue(self, job: Job) -> None:

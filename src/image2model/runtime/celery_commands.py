@@ -18,6 +18,7 @@ def run_worker(settings: Settings, *, concurrency: int | None, queues: str | Non
         print(f"unknown queue(s) {unknown}; the queues are {', '.join(QUEUES)}", file=sys.stderr)
         return 2
     app = create_celery(settings)
+    _log_as(settings, "worker")
     app.worker_main(
         [
             "worker",
@@ -41,5 +42,13 @@ def run_beat(settings: Settings) -> int:
     schedule = settings.data_dir / "beat" / "schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app = create_celery(settings)
+    _log_as(settings, "beat")
     code = app.start(["beat", f"--loglevel={settings.LOG_LEVEL}", f"--schedule={schedule}"])
     return int(code or 0)
+
+
+def _log_as(settings: Settings, log_type: str) -> None:
+    """JSON lines to stdout and LOG_DIR/{log_type}.log, before Celery's own start-up lines."""
+    from image2model.ops.logconfig import configure_logging
+
+    configure_logging(settings, log_type)

@@ -116,6 +116,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _run_api(settings: Settings, listener: socket.socket, *, watched: Sequence[Child]) -> int:
     from image2model.api.app import create_app
+    from image2model.ops.lifecycle import GracefulServer
 
     host, port = listener.getsockname()[:2]
     config = uvicorn.Config(
@@ -126,8 +127,12 @@ def _run_api(settings: Settings, listener: socket.socket, *, watched: Sequence[C
         timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN,
         # the app reads X-Forwarded-For itself, and only from TRUSTED_PROXIES
         proxy_headers=False,
+        # our JSON logging is already set up; the app writes its own access lines
+        log_config=None,
+        access_log=False,
     )
-    server = uvicorn.Server(config)
+    # ends open event streams with a final event before waiting on connections
+    server = GracefulServer(config)
     watcher = _ChildWatcher(watched, server)
     watcher.start()
     try:
@@ -182,10 +187,9 @@ def _ignore_stop_signals() -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+    from image2model.ops.logconfig import configure_logging
+
+    configure_logging(settings, "api")
 
 
 def _print_banner(settings: Settings, host: str, port: int, *, redis_line: str) -> None:

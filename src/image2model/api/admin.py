@@ -1,0 +1,156 @@
+"""/admin: disk use, cleanup, file listings, job deletion, system health, all jobs (admin key)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Path, Query, status
+
+from image2model.api.deps import AdminDep, ServicesDep
+from image2model.api.health import component_checks
+from image2model.jobs import maintenance
+from image2model.jobs.models import JobStatus
+from image2model.ops import datafiles, jobadmin
+from image2model.ops.lifecycle import OpsDep
+from image2model.ops.system import CRITICAL, WARNING, assess, sample_system, worst
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+CLEANUP_TASK = "tasks.cleanup_old_files"
+KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+@router.get("/disk-usage")
+async def disk_usage(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
+    """Sizes and file counts of uploads, results and logs, and DATA_DIR's disk."""
+    settings = services.settings
+    roots = {
+        "uploads": services.storage.upload_dir,
+        "results": services.storage.results_dir,
+        "logs": settings.log_dir,
+    }
+    return await anyio.to_thread.run_sync(datafiles.disk_usage, settings.data_dir, roots)
+
+
+@router.post("/cleanup")
+async def cleanup(
+    services: ServicesDep,
+    admin: AdminDep,
+    hours: Annotated[float | None, Query(gt=0, le=24 * 3650)] = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Remove files of jobs that ended more than `hours` ago (RESULT_RETENTION by default).
+
+    A running job's files are never touched; `dry_run` lists what would go and deletes nothing.
+    """
+    retention = hours * 3600 if hours is not None else float(services.settings.RESULT_RETENTION)
+    active = await jobadmin.active_job_ids(services.store.redis)
+    found = await anyio.to_thread.run_sync(
+        lambda: maintenance.cleanup_old_jobs(
+            services.storage, retention=retention, is_active=active.__contains__, dry_run=dry_run
+        )
+    )
+    data_dir = services.settings.data_dir
+    return {
+        "dry_run": dry_run,
+        "retention_hours": round(retention / 3600, 4),
+        "job_count": len(found),
+        "size_bytes": sum(job.size_bytes for job in found),
+        "jobs": [
+            {
+                "job_id": job.job_id,
+                "finished_at": job.finished_at,
+                "size_bytes": job.size_bytes,
+                "folders": [_relative(folder, data_dir) for folder in job.folders],
+            }
+            for job in found
+        ],
+    }
+
+
+def _relative(path: Any, root: Any) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@router.post("/cleanup-job", status_code=status.HTTP_202_ACCEPTED)
+async def cleanup_job(ops: OpsDep, admin: AdminDep) -> dict[str, Any]:
+    """Run the scheduled retention cleanup now, on a worker (the `maintenance` queue)."""
+    result = await anyio.to_thread.run_sync(lambda: ops.celery.send_task(CLEANUP_TASK))
+    return {
+        "task_id": result.id,
+        "task": CLEANUP_TASK,
+        "queue": "maintenance",
+        "status": "queued",
+        "queued_at": time.time(),
+    }
+
+
+@router.get("/list-files")
+async def list_files(
+    services: ServicesDep,
+    admin: AdminDep,
+    directory: Literal["uploads", "results"] = "results",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Files under uploads/ or results/, newest first, a page at a time."""
+    storage = services.storage
+    root = storage.upload_dir if directory == "uploads" else storage.results_dir
+    listing = await anyio.to_thread.run_sync(
+        lambda: datafiles.list_files(root, page=page, page_size=page_size)
+    )
+    return {"directory": directory, **listing}
+
+
+@router.delete("/delete-job/{job_id}")
+@router.post("/delete-job/{job_id}", include_in_schema=False)
+async def delete_job(
+    services: ServicesDep, admin: AdminDep, job_id: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    """Cancel the job's running items, then remove its Redis state and files."""
+    return await jobadmin.delete_job(
+        services.jobs, services.storage, services.store.redis, job_id, admin
+    )
+
+
+@router.get("/system-health")
+async def system_health(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
+    """CPU, memory and disk against the thresholds, plus Redis and workers."""
+    settings = services.settings
+    sample = await anyio.to_thread.run_sync(sample_system, settings.data_dir)
+    report = assess(
+        sample, warning=settings.HEALTH_WARNING_PERCENT, critical=settings.HEALTH_CRITICAL_PERCENT
+    )
+    components = await component_checks(services)
+    statuses = [report["status"]]
+    statuses.append(CRITICAL if not components["redis"]["healthy"] else report["status"])
+    statuses.append(WARNING if not components["workers"]["healthy"] else report["status"])
+    return {**report, "status": worst(statuses), "components": components}
+
+
+@router.get("/jobs")
+async def list_jobs(
+    services: ServicesDep,
+    admin: AdminDep,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
+    key_id: Annotated[str | None, Query(pattern=KEY_ID_PATTERN)] = None,
+    newer_than_hours: Annotated[float | None, Query(gt=0)] = None,
+    older_than_hours: Annotated[float | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Every key's jobs, newest first, by status, key id and age."""
+    return await jobadmin.list_jobs(
+        services.store.redis,
+        status=job_status,
+        key_id=key_id,
+        newer_than_hours=newer_than_hours,
+        older_than_hours=older_than_hours,
+        limit=limit,
+        offset=offset,
+    )

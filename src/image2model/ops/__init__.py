@@ -1,0 +1,1 @@
+"""Operations: metrics, structured logs, log and data-file management, background services."""

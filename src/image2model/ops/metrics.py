@@ -1,0 +1,340 @@
+"""Prometheus metrics: the API's own, plus what workers on any host recorded in Redis.
+
+Workers cannot be scraped (they are many short-lived processes, possibly on other hosts),
+so they add their task and provider observations to two Redis hashes (`jobs/store.py`
+names them) with HINCRBY; the API turns those into histograms at scrape time. This works
+across hosts with the Redis the deployment already has, needs no shared directory (unlike
+prometheus-client's multiprocess mode) and survives worker restarts.
+
+Every label value is bounded: HTTP endpoints are route templates (or `unmatched`), task
+names and statuses, providers and models come from fixed vocabularies (anything else is
+`other`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import redis
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from image2model.jobs.models import ItemStatus, JobStatus
+from image2model.jobs.store import (
+    ALL_JOBS,
+    PROVIDER_METRICS,
+    TASK_METRICS,
+    WORKERS,
+    broker_queue_keys,
+    items_key,
+    job_key,
+)
+from image2model.ops.system import SystemSample, sample_system
+
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+PROVIDER_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
+TASK_STATUSES = frozenset({"success", "failure", "retry", "revoked"})
+PROVIDER_OUTCOMES = frozenset({"success", "error", "cancelled"})
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+WORKER_ALIVE_SECONDS = 30.0
+
+
+def bounded(value: str, allowed: Iterable[str]) -> str:
+    return value if value in allowed else OTHER
+
+
+def task_label(name: str) -> str:
+    """Our task names (`tasks.*`, at most a handful) pass; anything else is `other`."""
+    return name if name.startswith("tasks.") and len(name) <= 64 else OTHER
+
+
+# ---------------------------------------------------------------- worker side (sync) ----
+
+
+class WorkerMetrics:
+    """What a worker process adds to the shared metrics (one pipeline per observation)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def record_task(self, task_name: str, status: str, seconds: float) -> None:
+        labels = (task_label(task_name), bounded(status, TASK_STATUSES))
+        self._observe(TASK_METRICS, labels, seconds, TASK_BUCKETS)
+
+    def record_provider_call(self, provider: str, model: str, outcome: str, seconds: float) -> None:
+        labels = (provider, model, bounded(outcome, PROVIDER_OUTCOMES))
+        self._observe(PROVIDER_METRICS, labels, seconds, PROVIDER_BUCKETS)
+
+    def _observe(
+        self, key: str, labels: tuple[str, ...], seconds: float, buckets: Sequence[float]
+    ) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(key, _field(labels, "count"), 1)
+        pipe.hincrbyfloat(key, _field(labels, "sum"), max(0.0, seconds))
+        pipe.hincrby(key, _field(labels, str(_bucket_index(seconds, buckets))), 1)
+        pipe.execute()
+
+
+def _field(labels: tuple[str, ...], part: str) -> str:
+    return json.dumps([*labels, part], separators=(",", ":"))
+
+
+def _bucket_index(seconds: float, buckets: Sequence[float]) -> int:
+    return next((i for i, bound in enumerate(buckets) if seconds <= bound), len(buckets))
+
+
+@dataclass
+class HistogramData:
+    count: int = 0
+    total: float = 0.0
+    per_bucket: dict[int, int] = field(default_factory=dict)
+
+    def cumulative(self, buckets: Sequence[float]) -> list[tuple[str, float]]:
+        running, out = 0, []
+        for index, bound in enumerate(buckets):
+            running += self.per_bucket.get(index, 0)
+            out.append((_le(bound), float(running)))
+        out.append(("+Inf", float(self.count)))
+        return out
+
+
+def _le(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) and bound >= 1 else repr(bound)
+
+
+def parse_histograms(raw: dict[str, str]) -> dict[tuple[str, ...], HistogramData]:
+    """The hash written by `WorkerMetrics`, by label tuple; malformed fields are skipped."""
+    found: dict[tuple[str, ...], HistogramData] = {}
+    for name, value in raw.items():
+        try:
+            *labels, part = json.loads(name)
+            data = found.setdefault(tuple(str(v) for v in labels), HistogramData())
+            if part == "count":
+                data.count = int(value)
+            elif part == "sum":
+                data.total = float(value)
+            else:
+                data.per_bucket[int(part)] = int(value)
+        except (ValueError, TypeError):
+            continue
+    return found
+
+
+# -------------------------------------------------------------- API side (async) -------
+
+
+@dataclass
+class StoreSnapshot:
+    """Everything read from Redis for one scrape."""
+
+    tasks: dict[tuple[str, ...], HistogramData] = field(default_factory=dict)
+    providers: dict[tuple[str, ...], HistogramData] = field(default_factory=dict)
+    queues: dict[str, int] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)
+    items: dict[str, int] = field(default_factory=dict)
+    workers: int = 0
+
+
+async def read_snapshot(client: aioredis.Redis, queues: Sequence[str]) -> StoreSnapshot:
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(TASK_METRICS)
+        pipe.hgetall(PROVIDER_METRICS)
+        pipe.zcount(WORKERS, time.time() - WORKER_ALIVE_SECONDS, "+inf")
+        for queue in queues:
+            for key in broker_queue_keys(queue):
+                pipe.llen(key)
+        replies = await pipe.execute()
+    tasks, providers, workers, *lengths = replies
+    per_queue = len(broker_queue_keys(""))
+    depth = {
+        queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
+        for i, queue in enumerate(queues)
+    }
+    jobs, items = await count_jobs(client)
+    return StoreSnapshot(
+        tasks=parse_histograms(tasks),
+        providers=parse_histograms(providers),
+        queues=depth,
+        jobs=jobs,
+        items=items,
+        workers=int(workers),
+    )
+
+
+async def count_jobs(client: aioredis.Redis) -> tuple[dict[str, int], dict[str, int]]:
+    """Jobs and items by status over every job the store still holds."""
+    jobs = {status.value: 0 for status in JobStatus}
+    items = {status.value: 0 for status in ItemStatus}
+    ids: list[str] = await client.zrange(ALL_JOBS, 0, -1)
+    fields = ("status", "completed", "failed", "cancelled")
+    async with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(job_key(job_id), fields)
+        rows = await pipe.execute()
+    gone, active = [], []
+    for job_id, (status, *finished) in zip(ids, rows, strict=True):
+        if status is None or status not in jobs:
+            gone.append(job_id)
+            continue
+        jobs[status] += 1
+        if JobStatus(status).is_terminal:
+            for name, count in zip(("completed", "failed", "cancelled"), finished, strict=True):
+                items[name] += int(count or 0)
+        else:
+            active.append(job_id)
+    for values in await _item_values(client, active):
+        for raw in values:
+            status = json.loads(raw).get("status")
+            if status in items:
+                items[status] += 1
+    if gone:
+        await client.zrem(ALL_JOBS, *gone)
+    return jobs, items
+
+
+async def _item_values(client: aioredis.Redis, job_ids: list[str]) -> list[list[str]]:
+    async with client.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.hvals(items_key(job_id))
+        values: list[list[str]] = await pipe.execute()
+    return values
+
+
+class ApiMetrics:
+    """The API process's registry: its own HTTP and system metrics plus the store's."""
+
+    def __init__(self, queues: Sequence[str]) -> None:
+        self.queues = tuple(queues)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route template and status code",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration (until the last byte; event streams count while open)",
+            ["method", "endpoint"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.sse_streams = Gauge(
+            "sse_active_streams", "Open Server-Sent Event streams", registry=self.registry
+        )
+        self.cpu = Gauge("system_cpu_percent", "CPU use of the host", registry=self.registry)
+        self.memory = Gauge(
+            "system_memory_percent", "Memory use of the host", registry=self.registry
+        )
+        self.disk_free = Gauge(
+            "data_dir_disk_free_bytes", "Free space on DATA_DIR's disk", registry=self.registry
+        )
+        self.disk_used = Gauge(
+            "data_dir_disk_used_percent", "Used share of DATA_DIR's disk", registry=self.registry
+        )
+        self.snapshot = StoreSnapshot()
+        self.last_system: SystemSample | None = None
+        self.registry.register(_StoreCollector(self))
+
+    def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else OTHER
+        self.http_requests.labels(method, endpoint, str(status)).inc()
+        self.http_duration.labels(method, endpoint).observe(seconds)
+
+    def set_system(self, sample: SystemSample) -> None:
+        self.last_system = sample
+        self.cpu.set(sample.cpu_percent)
+        self.memory.set(sample.memory_percent)
+        self.disk_free.set(sample.disk_free)
+        self.disk_used.set(sample.disk_percent)
+
+    async def refresh(self, client: aioredis.Redis, data_dir: Any) -> None:
+        """Read the system and the store (the loop never blocks: disk work runs in a thread)."""
+        self.set_system(await anyio.to_thread.run_sync(sample_system, data_dir))
+        self.snapshot = await read_snapshot(client, self.queues)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StoreCollector(Collector):
+    """Turns the last store snapshot into metric families at scrape time."""
+
+    def __init__(self, metrics: ApiMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.metrics.snapshot
+        yield from _histogram_families(
+            "task_duration_seconds",
+            "Celery task run time, recorded by the workers",
+            ["task_name", "status"],
+            snap.tasks,
+            TASK_BUCKETS,
+        )
+        tasks = CounterMetricFamily(
+            "tasks", "Celery tasks run, by name and outcome", labels=["task_name", "status"]
+        )
+        for labels, data in sorted(snap.tasks.items()):
+            tasks.add_metric(list(labels), data.count)
+        yield tasks
+        yield from _histogram_families(
+            "provider_request_duration_seconds",
+            "Time a provider took to generate one model",
+            ["provider", "model", "outcome"],
+            snap.providers,
+            PROVIDER_BUCKETS,
+        )
+        calls = CounterMetricFamily(
+            "provider_requests",
+            "Provider generation calls by provider, model and outcome",
+            labels=["provider", "model", "outcome"],
+        )
+        for labels, data in sorted(snap.providers.items()):
+            calls.add_metric(list(labels), data.count)
+        yield calls
+        yield _gauge("jobs_by_status", "Jobs the store holds, by status", "status", snap.jobs)
+        yield _gauge("job_items_by_status", "Items of those jobs, by status", "status", snap.items)
+        yield _gauge("queue_depth", "Messages waiting in each Celery queue", "queue", snap.queues)
+        workers = GaugeMetricFamily("workers_alive", "Workers with a recent heartbeat")
+        workers.add_metric([], snap.workers)
+        yield workers
+
+
+def _gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> Metric:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(values.items()):
+        family.add_metric([value], count)
+    return family
+
+
+def _histogram_families(
+    name: str,
+    documentation: str,
+    labels: list[str],
+    data: dict[tuple[str, ...], HistogramData],
+    buckets: Sequence[float],
+) -> Iterator[Metric]:
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for label_values, histogram in sorted(data.items()):
+        if len(label_values) != len(labels) or not math.isfinite(histogram.total):
+            continue
+        family.add_metric(
+            list(label_values), histogram.cumulative(buckets), sum_value=histogram.total
+        )
+    yield family
