@@ -84,7 +84,8 @@ class Service:
         return self.process.wait(STOP_TIMEOUT)
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        """Everything it printed: the banner and one JSON line per request and event."""
+        return self.log_path.read_text(errors="replace")
 
     def close(self) -> None:
         """Leave nothing behind, even when a test failed half-way."""
