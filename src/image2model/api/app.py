@@ -14,11 +14,23 @@ from fastapi.middleware.cors import CORSMiddleware
 from limits.aio.storage import RedisStorage
 
 from image2model import __version__
-from image2model.api import admin, download, errors, health, logs, models, status, upload
+from image2model.api import (
+    admin,
+    download,
+    errors,
+    health,
+    logs,
+    models,
+    openapi,
+    status,
+    upload,
+)
 from image2model.api.auth import KeyRing
 from image2model.api.deps import Services
 from image2model.api.headers import SecurityHeadersMiddleware
 from image2model.api.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware, RateLimits
+from image2model.api.schemas import ERROR_RESPONSES
+from image2model.api.selection import usable_providers
 from image2model.api.signing import Signer, load_secret
 from image2model.config import Settings
 from image2model.jobs.events import EventHub
@@ -37,6 +49,7 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings) -> FastAPI:
     """The API for `settings`; nothing connects until the app starts."""
     keys = KeyRing(settings)
+    providers = build_providers(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
             hub=hub,
             keys=keys,
             signer=Signer(load_secret(settings)),
-            providers=build_providers(settings),
+            providers=providers,
             started_at=time.time(),
         )
         try:
@@ -94,10 +107,14 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     install_security(app, settings, keys)
     app.include_router(health.root_router)
-    for module in (upload, status, models, download, health):
-        app.include_router(module.router, prefix=API_PREFIX)
-    for module in (admin, logs):
-        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (upload, status, models, download, health, admin, logs):
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    openapi.install(
+        app,
+        lambda: usable_providers(providers, settings),
+        settings.default_provider,
+        settings.MAX_FILES_PER_UPLOAD,
+    )
     # added last, so outermost: request ids, metrics and access lines cover every response
     ops_lifecycle.install(app, settings, QUEUES)
     return app

@@ -33,7 +33,7 @@ class Services:
     started_at: float
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -41,7 +41,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(
+async def get_principal(
     services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     return services.keys.authenticate(authorization)
@@ -50,7 +50,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def get_admin(services: ServicesDep, principal: PrincipalDep) -> Principal:
+async def get_admin(services: ServicesDep, principal: PrincipalDep) -> Principal:
     return services.keys.require_admin(principal)
 
 

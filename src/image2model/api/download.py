@@ -15,6 +15,7 @@ from image2model.errors import NotFound
 from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
+from image2model.jobs.results import ModelFormat
 
 router = APIRouter(prefix="/download", tags=["download"])
 
@@ -33,13 +34,24 @@ async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -
     )
 
 
-@router.get("/{job_id}/{filename}", response_class=FileResponse)
+@router.get(
+    "/{job_id}/{filename}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {
+                media: {}
+                for media in ("model/gltf-binary", "application/zip", "model/stl", "image/png")
+            }
+        }
+    },
+)
 async def download_file(
     job_id: str,
     filename: str,
     request: Request,
     services: ServicesDep,
-    format: Annotated[str | None, Query(max_length=10)] = None,
+    format: Annotated[ModelFormat | None, Query()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """One file of the job; `?format=glb|obj|stl|ply` converts a model."""

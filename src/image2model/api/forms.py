@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from tempfile import SpooledTemporaryFile
 
 from fastapi import Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from image2model.errors import BadRequest, PayloadTooLarge
 
+FILES_FIELD = "files"
+
 
 class _LimitedParser(MultiPartParser):
-    """Starlette's parser, refusing a file part as soon as it passes `max_file_size`."""
+    """Starlette's parser, refusing a file part as soon as it passes `max_file_size`.
+
+    A `files` part without a file name is still a file (some clients omit the name).
+    """
 
     def __init__(self, *args: object, max_file_size: int, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.max_file_size = max_file_size
         self._file_bytes = 0
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        part = self._current_part
+        if part.file is None and part.field_name == FILES_FIELD:
+            self._current_fields -= 1
+            self._current_files += 1
+            if self._current_files > self.max_files:
+                raise MultiPartException(f"Too many files. Maximum is {self.max_files}.")
+            spool = SpooledTemporaryFile(max_size=self.spool_max_size)  # noqa: SIM115 (closed with the form)
+            self._files_to_close_on_error.append(spool)
+            headers = Headers(raw=part.item_headers)
+            part.file = UploadFile(file=spool, size=0, filename=None, headers=headers)  # type: ignore[arg-type]
 
     def on_part_begin(self) -> None:
         super().on_part_begin()

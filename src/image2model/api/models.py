@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, ServicesDep
 from image2model.api.download import signed_or_key
-from image2model.api.schemas import UploadResponse
+from image2model.api.schemas import FINISHED_ERRORS, UPLOAD_ERRORS, UploadResponse
 from image2model.api.selection import job_options
 from image2model.api.upload import accepted
 from image2model.errors import BadRequest
 from image2model.jobs import results
+from image2model.jobs.results import ModelFormat
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -52,7 +53,12 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
     }
 
 
-@router.post("/generate", status_code=status.HTTP_202_ACCEPTED, response_model=UploadResponse)
+@router.post(
+    "/generate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadResponse,
+    responses=UPLOAD_ERRORS,
+)
 async def generate(
     body: GenerateRequest, request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> UploadResponse:
@@ -94,17 +100,20 @@ async def cancel(job_id: str, services: ServicesDep, principal: PrincipalDep) ->
     return {"job_id": job.job_id, "status": job.status.value, "counts": job.counts()}
 
 
-@router.get("/download/{job_id}", response_class=FileResponse)
+@router.get(
+    "/download/{job_id}",
+    response_class=FileResponse,
+    responses={**FINISHED_ERRORS, 200: {"content": {"application/zip": {}}}},
+)
 async def download_all(
     job_id: str,
     request: Request,
     services: ServicesDep,
-    format: Annotated[str, Query(max_length=10)] = "glb",
+    format: Annotated[ModelFormat, Query()] = "glb",
     authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """Every model of a finished job in one format, as a ZIP."""
     viewer = signed_or_key(services, request, links.zip_path(job_id), authorization)
     job = await services.jobs.get(job_id, viewer)
-    fmt = results.check_format(format)
-    path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, fmt)
-    return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{fmt}.zip")
+    path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, format)
+    return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{format}.zip")

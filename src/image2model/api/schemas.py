@@ -9,6 +9,37 @@ from pydantic import BaseModel
 from image2model.jobs.models import ItemError, Job, ModelStats
 
 
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: bool
+    error_code: str
+    message: str
+    status_code: int
+    details: dict[str, Any]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Bad request"),
+    401: _error("Missing or invalid API key"),
+    403: _error("Needs the admin key"),
+    404: _error("Unknown, or not yours"),
+    422: _error("Invalid fields or values"),
+    429: _error("Rate limited"),
+    503: _error("Redis or workers unavailable"),
+}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: _error("File or request too large"),
+    415: _error("Not a supported image"),
+    507: _error("Storage full"),
+}
+FINISHED_ERRORS: dict[int | str, dict[str, Any]] = {409: _error("The job has not finished")}
+
+
 class UploadedFileOut(BaseModel):
     file_id: str
     filename: str

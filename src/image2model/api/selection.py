@@ -23,7 +23,7 @@ def job_options(
             f"Unknown provider {provider_name!r}",
             details={"field": "provider", "allowed": sorted(providers)},
         )
-    if provider_name == "fal" and not settings.fal_configured:
+    if provider_name not in usable_providers(providers, settings):
         raise InvalidField(
             "Provider fal is not configured on this server (FAL_KEY is not set)",
             error_code="PROVIDER_NOT_CONFIGURED",
@@ -43,6 +43,11 @@ def job_options(
         seed=values.pop("seed", None),
         extra=values,
     )
+
+
+def usable_providers(providers: dict[str, Provider], settings: Settings) -> dict[str, Provider]:
+    """The providers a new job may choose here: fal only with a key."""
+    return {n: p for n, p in providers.items() if n != "fal" or settings.fal_configured}
 
 
 def _model(provider: Provider, requested: Any) -> ModelSpec:

@@ -84,7 +84,7 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
         if terminal_id:
             terminal = await store.event(job_id, terminal_id)
             if terminal:
-                yield _frame(terminal.id, terminal.event, _enrich(services, terminal))
+                yield _render(services, terminal)
             return
     async with services.hub.listen(job_id, cursor) as queue:
         backlog = await store.events_after(job_id, cursor)
@@ -97,7 +97,7 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
                 if id_key(event.id) <= id_key(cursor):
                     continue
                 cursor = event.id
-                yield _frame(event.id, event.event, _enrich(services, event))
+                yield _render(services, event)
                 if event.event in TERMINAL_EVENTS:
                     return
             try:
@@ -118,14 +118,23 @@ async def _resumable(services: Services, job_id: str, last_event_id: str) -> boo
     return first is not None and id_key(first) <= id_key(last_event_id)
 
 
+def _render(services: Services, event: Event) -> str:
+    """The frame of a stored event, built once per API process however many listen."""
+    return services.hub.frame(event, lambda e: _frame(e.id, e.event, _enrich(services, e)))
+
+
 def _enrich(services: Services, event: Event) -> dict[str, Any]:
     """Terminal results carry links to this server, signed so a browser can follow them."""
     data = event.data
     if event.event == "task_completed" and isinstance(data.get("result"), dict):
         job_id = data["job_id"]
         ttl = services.settings.DOWNLOAD_TOKEN_TTL
-        data["result"]["download_url"] = links.signed_zip(services.signer, job_id, ttl)
-        data["result"]["files_url"] = f"{links.PREFIX}/download/{job_id}/all"
+        result = {
+            **data["result"],
+            "download_url": links.signed_zip(services.signer, job_id, ttl),
+            "files_url": f"{links.PREFIX}/download/{job_id}/all",
+        }
+        return {**data, "result": result}
     return data
 
 

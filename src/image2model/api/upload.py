@@ -8,7 +8,7 @@ from starlette.datastructures import FormData, UploadFile
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.forms import read_upload_form
-from image2model.api.schemas import UploadedFileOut, UploadResponse
+from image2model.api.schemas import UPLOAD_ERRORS, UploadedFileOut, UploadResponse
 from image2model.api.selection import job_options
 from image2model.errors import BadRequest, InvalidField
 from image2model.images import check_filename
@@ -47,6 +47,7 @@ _UPLOAD_BODY = {
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadResponse,
     openapi_extra=_UPLOAD_BODY,
+    responses=UPLOAD_ERRORS,
 )
 @router.post("/upload", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED)
 async def upload(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 
 from redis.exceptions import RedisError
 
@@ -13,6 +14,7 @@ from image2model.jobs.store import Event, JobStore
 
 log = logging.getLogger(__name__)
 
+FRAME_CACHE_SIZE = 4096
 TERMINAL_EVENTS = frozenset({"task_completed", "task_failed", "task_cancelled"})
 SHUTDOWN_EVENT = "server_shutdown"
 """Put into every listener's queue when the server stops; it has no stream id."""
@@ -38,6 +40,7 @@ class EventHub:
         self.store = store
         self.block_ms = block_ms
         self._listeners: dict[str, set[asyncio.Queue[Event]]] = {}
+        self._frames: OrderedDict[str, str] = OrderedDict()
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._closing = False
 
@@ -74,6 +77,16 @@ class EventHub:
                     cursor = event.id
                     for queue in self._listeners.get(job_id, ()):
                         queue.put_nowait(event)
+
+    def frame(self, event: Event, render: Callable[[Event], str]) -> str:
+        """`render(event)`, remembered for the most recent events (ids are unique per job)."""
+        key = f"{event.data.get('job_id')}/{event.id}"
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = render(event)
+            if len(self._frames) > FRAME_CACHE_SIZE:
+                self._frames.popitem(last=False)
+        return frame
 
     @property
     def listener_count(self) -> int:

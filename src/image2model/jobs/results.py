@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 from image2model import meshes
 from image2model.errors import Conflict, InvalidField, NotFound
@@ -18,7 +19,8 @@ MEDIA_TYPES = {
     "png": "image/png",
     "zip": "application/zip",
 }
-LISTED_FORMATS = ("glb", "obj", "stl", "ply")
+ModelFormat = Literal["glb", "obj", "stl", "ply"]
+LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply")
 
 
 def completed_items(job: Job) -> list[Item]:

@@ -16,7 +16,8 @@ from image2model.meshes.raster import Coverage, rasterize
 from image2model.meshes.validate import InvalidModel
 from image2model.storage import atomic_write_bytes
 
-SUPERSAMPLE = 2
+SUPERSAMPLE = 1
+"""Rendered at the output size: 2× supersampling cost 3× the time for slightly softer edges."""
 BACKGROUND = np.array([236, 238, 241], dtype=np.float32)
 AZIMUTH, ELEVATION = math.radians(-35), math.radians(20)
 KEY = np.array([-0.45, 0.6, 0.66])

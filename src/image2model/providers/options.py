@@ -7,8 +7,8 @@ from typing import Any
 from image2model.errors import InvalidField
 from image2model.providers.base import ModelSpec, OptionSpec
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+_TRUE = {"true"}
+_FALSE = {"false"}
 
 
 def coerce(spec: OptionSpec, raw: Any) -> Any:
