@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from celery import Celery
@@ -20,6 +19,7 @@ from image2model.jobs.store import WorkerStore
 from image2model.ops import celery_hooks
 from image2model.providers.base import Provider
 from image2model.providers.registry import build_providers
+from image2model.runtime.redis_url import celery_url
 from image2model.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -32,15 +32,6 @@ TASK_ROUTES = {
     "tasks.cleanup_old_files": {"queue": "maintenance"},
 }
 CLEANUP_EVERY_SECONDS = 3600.0
-
-
-def celery_broker_url(redis_url: str) -> str:
-    """kombu spells a unix socket `redis+socket:///path`; redis-py spells it `unix:///path`."""
-    parts = urlsplit(redis_url)
-    if parts.scheme != "unix":
-        return redis_url
-    query = f"?{parts.query}" if parts.query else ""
-    return f"redis+socket://{parts.path}{query}"
 
 
 @dataclass
@@ -75,7 +66,7 @@ def create_celery(settings: Settings) -> WorkerApp:
     if settings.TASK_RATE_LIMIT:
         annotations = {"*": {"rate_limit": settings.TASK_RATE_LIMIT}}
     app.conf.update(
-        broker_url=celery_broker_url(settings.redis_url),
+        broker_url=celery_url(settings.redis_url),
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": settings.BROKER_VISIBILITY_TIMEOUT},
         task_serializer="json",
