@@ -63,16 +63,17 @@ def _open(source: BinaryIO, max_pixels: int) -> Image.Image:
 
 
 def _normalise(image: Image.Image) -> PreparedImage:
-    upright = ImageOps.exif_transpose(image)
-    has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+    """Re-encode without metadata; in place where possible, as a photo's pixels are large."""
+    ImageOps.exif_transpose(image, in_place=True)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    mode, fmt, extension = ("RGBA", "PNG", "png") if has_alpha else ("RGB", "JPEG", "jpg")
+    pixels = image if image.mode == mode else image.convert(mode)
     out = io.BytesIO()
     if has_alpha:
-        upright.convert("RGBA").save(out, "PNG", compress_level=1)
-        extension, content_type = "png", "image/png"
+        pixels.save(out, fmt, compress_level=1)
     else:
-        upright.convert("RGB").save(out, "JPEG", quality=95)
-        extension, content_type = "jpg", "image/jpeg"
-    return PreparedImage(out.getvalue(), extension, content_type, upright.width, upright.height)
+        pixels.save(out, fmt, quality=95)
+    return PreparedImage(out.getvalue(), extension, FORMATS[fmt], pixels.width, pixels.height)
 
 
 def check_filename(filename: str | None) -> str:
