@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
             async with ops_lifecycle.running(app, app.state.services, celery):
                 yield
         finally:
+            jobs.close()
             await hub.close()
             await client.aclose()
             celery.close()
