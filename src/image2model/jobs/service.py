@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -14,7 +15,7 @@ from typing import BinaryIO
 import anyio
 from redis.exceptions import RedisError
 
-from image2model.errors import NotFound, RateLimited, ServiceUnavailable
+from image2model.errors import NotFound, RateLimited, ServiceUnavailable, StorageFull
 from image2model.identity import Principal
 from image2model.images import prepare_image
 from image2model.jobs.models import Item, ItemStatus, Job, JobOptions, JobStatus
@@ -114,10 +115,13 @@ class JobService:
 
     @contextlib.asynccontextmanager
     async def _cleanup_on_failure(self, job_id: str) -> AsyncIterator[None]:
+        """Nothing of a refused job stays on disk; a full disk is a 507, not a crash."""
         try:
             yield
-        except BaseException:
+        except BaseException as error:
             await anyio.to_thread.run_sync(self.storage.delete_job, job_id)
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull("The server's storage is full; try again later") from None
             raise
 
     async def _store_upload(self, job_id: str, upload: Upload, stem: str) -> Item:
