@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
+REPO_WEB_VENDOR_DIR = Path(__file__).resolve().parents[2] / "web/node_modules/@google/model-viewer/dist"
+"""Where `npm ci --prefix web` puts the 3D viewer in a source checkout."""
 
 
 class Settings(BaseSettings):
@@ -69,7 +71,6 @@ class Settings(BaseSettings):
     # HTTP
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
-    PUBLIC_URL: str | None = None
     SSE_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0)
     PROGRESS_MIN_INTERVAL: float = Field(default=0.25, ge=0)
     STREAM_TOKEN_TTL: int = Field(default=24 * 3600, gt=0)
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     RATE_LIMIT_PER_HOUR: int = Field(default=1000, ge=0)
     MAX_ACTIVE_JOBS_PER_KEY: int = Field(default=20, ge=0)
     UPLOAD_DECODE_CONCURRENCY: int = Field(default=2, ge=1, le=64)
+    WEB_VENDOR_DIR: Path | None = Field(
+        default=None, description="the web page's 3D viewer (model-viewer's dist directory)"
+    )
 
     LOG_LEVEL: str = "INFO"
 
@@ -161,6 +165,10 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return (self.LOG_DIR or self.DATA_DIR / "logs").resolve()
+
+    @property
+    def web_vendor_dir(self) -> Path:
+        return (self.WEB_VENDOR_DIR or REPO_WEB_VENDOR_DIR).resolve()
 
     @property
     def redis_url(self) -> str:
