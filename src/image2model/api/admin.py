@@ -20,6 +20,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 CLEANUP_TASK = "tasks.cleanup_old_files"
 KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_HOURS = 24 * 366 * 100
 
 
 @router.get("/disk-usage")
@@ -38,7 +39,7 @@ async def disk_usage(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
 async def cleanup(
     services: ServicesDep,
     admin: AdminDep,
-    hours: Annotated[float | None, Query(gt=0, le=24 * 3650)] = None,
+    hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Remove files of jobs that ended more than `hours` ago (RESULT_RETENTION by default).
@@ -108,7 +109,6 @@ async def list_files(
 
 
 @router.delete("/delete-job/{job_id}")
-@router.post("/delete-job/{job_id}", include_in_schema=False)
 async def delete_job(
     services: ServicesDep, admin: AdminDep, job_id: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
@@ -139,8 +139,8 @@ async def list_jobs(
     admin: AdminDep,
     job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
     key_id: Annotated[str | None, Query(pattern=KEY_ID_PATTERN)] = None,
-    newer_than_hours: Annotated[float | None, Query(gt=0)] = None,
-    older_than_hours: Annotated[float | None, Query(ge=0)] = None,
+    newer_than_hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
+    older_than_hours: Annotated[float | None, Query(ge=0, le=MAX_HOURS)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:

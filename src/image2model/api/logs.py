@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 
 from image2model.api.deps import AdminDep, ServicesDep
 from image2model.errors import InvalidField
-from image2model.ops import logfiles
+from image2model.ops import logfiles, loglines
 from image2model.ops.logconfig import LOG_TYPES, log_path
 
 router = APIRouter(prefix="/logs", tags=["logs"])
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/logs", tags=["logs"])
 LogType = Literal["api", "worker", "beat"]
 LogTypeOrAll = Literal["api", "worker", "beat", "all"]
 EXPORT_MEDIA = {"json": "application/json", "csv": "text/csv", "txt": "text/plain"}
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LOG_TYPES_PATTERN = rf"^(all|({'|'.join(LOG_TYPES)})(,({'|'.join(LOG_TYPES)}))*)$"
 EXPORT_DIR = ".exports"
 
 
@@ -68,7 +68,6 @@ async def rotate(
 
 
 @router.post("/cleanup")
-@router.delete("/cleanup", include_in_schema=False)
 async def cleanup(
     services: ServicesDep,
     admin: AdminDep,
@@ -89,17 +88,17 @@ async def analyze(
     """Levels, top errors, slowest routes and error rate over the last `hours_back` hours."""
     types = list(LOG_TYPES) if log_type == "all" else [log_type]
     return await anyio.to_thread.run_sync(
-        logfiles.analyze_recent, services.settings.log_dir, types, hours_back
+        loglines.analyze_recent, services.settings.log_dir, types, hours_back
     )
 
 
 @router.get("/summary/daily")
 async def daily_summary(
-    services: ServicesDep, admin: AdminDep, date: str | None = None
+    services: ServicesDep, admin: AdminDep, date: dt.date | None = None
 ) -> dict[str, Any]:
     """One UTC calendar day (`YYYY-MM-DD`, today by default)."""
-    day = _parse_date(date, "date") if date else datetime.now(UTC)
-    return await anyio.to_thread.run_sync(logfiles.daily_summary, services.settings.log_dir, day)
+    day = date or datetime.now(UTC).date()
+    return await anyio.to_thread.run_sync(loglines.daily_summary, services.settings.log_dir, day)
 
 
 @router.get("/health")
@@ -121,16 +120,16 @@ async def logs_health(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
 async def export(
     services: ServicesDep,
     admin: AdminDep,
-    start_date: str,
-    end_date: str,
-    log_types: str = "all",
+    start_date: dt.date | datetime,
+    end_date: dt.date | datetime,
+    log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all",
     format: Literal["json", "csv", "txt"] = "json",
 ) -> FileResponse:
-    """Download the lines from `start_date` to `end_date` (dates include the whole day)."""
-    start = _parse_when(start_date, "start_date", end=False)
-    end = _parse_when(end_date, "end_date", end=True)
-    if end <= start:
-        raise InvalidField("end_date must be after start_date", details={"field": "end_date"})
+    """Download the lines from `start_date` to `end_date` (dates include the whole day).
+
+    An empty or inverted range is a valid question with an empty answer.
+    """
+    start, end = _moment(start_date, end=False), _moment(end_date, end=True)
     types = _parse_types(log_types)
     log_dir = services.settings.log_dir
     path, count = await anyio.to_thread.run_sync(_write_export, log_dir, types, start, end, format)
@@ -152,7 +151,7 @@ def _write_export(
     with tempfile.NamedTemporaryFile(
         "w", dir=folder, suffix=f".{fmt}", delete=False, encoding="utf-8", newline=""
     ) as handle:
-        count = logfiles.export(logfiles.entries(log_dir, types, start, end), fmt, handle)
+        count = loglines.export(loglines.entries(log_dir, types, start, end), fmt, handle)
     return Path(handle.name), count
 
 
@@ -169,24 +168,12 @@ def _parse_types(value: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _parse_date(value: str, field: str) -> datetime:
-    if not _DATE.match(value):
-        raise InvalidField(f"{field} must be a date, YYYY-MM-DD", details={"field": field})
+def _moment(value: dt.date | datetime, *, end: bool) -> datetime:
+    """A date-time as given (UTC if naive), or a date: its start, or for an end, its end."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    start = datetime.combine(value, dt.time.min, tzinfo=UTC)
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise InvalidField(f"{field} is not a valid date", details={"field": field}) from None
-
-
-def _parse_when(value: str, field: str, *, end: bool) -> datetime:
-    """A date (the whole day; an end date includes it) or an ISO date-time (UTC if naive)."""
-    if _DATE.match(value):
-        day = _parse_date(value, field)
-        return day + timedelta(days=1) if end else day
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidField(
-            f"{field} must be YYYY-MM-DD or an ISO 8601 date-time", details={"field": field}
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return start + timedelta(days=1) if end else start
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)

@@ -24,7 +24,7 @@ from celery.signals import before_task_publish, setup_logging, task_postrun, tas
 from image2model.jobs.store import job_key
 from image2model.ops import context
 from image2model.ops.logconfig import configure_logging, is_configured
-from image2model.ops.metrics import OTHER, WorkerMetrics
+from image2model.ops.workermetrics import OTHER, WorkerMetrics
 from image2model.providers.base import Cancelled, Provider
 from image2model.storage import is_id
 
