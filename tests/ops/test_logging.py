@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from pathlib import Path
 
 from tests.conftest import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack, image_bytes
 from tests.support.ops import json_lines, log_dir, upload_job, wait_finished
@@ -30,12 +32,23 @@ def test_one_upload_shares_its_request_id_and_job_id_across_api_and_worker(stack
     queued = [line for line in api if line["message"].startswith("job.queued")]
     assert [(line["job_id"], line["request_id"]) for line in queued] == [(job_id, request_id)]
 
-    worker = json_lines(log_dir(stack) / "worker.log")
+    worker = wait_for_line(log_dir(stack) / "worker.log", "job.finalized")
     about_job = [line for line in worker if job_id in json.dumps(line)]
     events = {line["message"].split(" ", 1)[0] for line in about_job}
     assert {"job.dispatched", "job.item.completed", "job.finalized"} <= events
     assert all(line["job_id"] == job_id and line["request_id"] == request_id for line in about_job)
     assert {line["log_type"] for line in worker} == {"worker"}
+
+
+def wait_for_line(path: Path, prefix: str) -> list[dict]:
+    """The file's lines once one starts with `prefix` (finalize runs after the job closes)."""
+    deadline = time.monotonic() + 15
+    while True:
+        lines = json_lines(path)
+        if any(line["message"].startswith(prefix) for line in lines):
+            return lines
+        assert time.monotonic() < deadline, f"no {prefix} line in {path.name}"
+        time.sleep(0.1)
 
 
 def test_request_ids_are_made_when_missing_or_unsafe(stack: Stack) -> None:
