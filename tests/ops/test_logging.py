@@ -95,3 +95,27 @@ def test_keys_and_secrets_never_reach_a_log_file(stack: Stack) -> None:
     assert "careless line key=[REDACTED] header=Bearer [REDACTED]" in text
     for secret in (USER_KEY, OTHER_KEY, ADMIN_KEY, "not-a-configured-key-1234"):
         assert secret not in text
+
+
+def test_a_recovered_item_keeps_its_job_and_request_id(stack: Stack) -> None:
+    stack.start_worker(concurrency=1)
+    request_id = "trace-recovery-42"
+    job, _ = upload_job(
+        stack,
+        [("slow.png", image_bytes())],
+        headers={"X-Request-ID": request_id},
+        delay="30",
+        steps="60",
+    )
+    job_id = job["job_id"]
+    with stack.client() as client:
+        deadline = time.monotonic() + 20
+        while client.get(f"/api/v1/status/tasks/{job_id}/status").json()["status"] != "processing":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        stack.kill_workers()  # SIGKILL mid-item: its lease lapses, a new worker re-queues it
+        stack.start_worker(concurrency=1)
+        lines = wait_for_line(log_dir(stack) / "worker.log", "job.item.requeued")
+        client.post(f"/api/v1/models/job/{job_id}/cancel")
+    requeued = [line for line in lines if line["message"].startswith("job.item.requeued")]
+    assert (requeued[0]["job_id"], requeued[0]["request_id"]) == (job_id, request_id)

@@ -69,7 +69,9 @@ class EventHub:
             try:
                 batches = await self.store.wait_events({job_id: cursor}, self.block_ms)
             except (RedisError, OSError) as error:
-                log.warning("events.read.failed job_id=%s error=%s", job_id, error)
+                log.warning(
+                    "events.read.failed job_id=%s error=%s", job_id, error, extra={"job_id": job_id}
+                )
                 await asyncio.sleep(1.0)
                 continue
             for _, events in batches:

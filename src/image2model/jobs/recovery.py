@@ -35,7 +35,12 @@ def recover_stalled(store: WorkerStore, sender: TaskSender) -> int:
             if item.status is not ItemStatus.PROCESSING or store.is_leased(job_id, item.file_id):
                 continue
             if store.claim_requeue(job_id, item.file_id):
-                log.warning("job.item.requeued job_id=%s file_id=%s", job_id, item.file_id)
+                log.warning(
+                    "job.item.requeued job_id=%s file_id=%s",
+                    job_id,
+                    item.file_id,
+                    extra={"job_id": job_id, "request_id": job.request_id},
+                )
                 sender.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
                 requeued += 1
     return requeued

@@ -206,7 +206,12 @@ class JobService:
         try:
             await self.dispatch(job.job_id)
         except Exception as error:  # any broker failure: the job must not look queued
-            log.error("job.enqueue.failed job_id=%s error=%s", job.job_id, error)
+            log.error(
+                "job.enqueue.failed job_id=%s error=%s",
+                job.job_id,
+                error,
+                extra={"job_id": job.job_id},
+            )
             patch = failure_patch("QUEUE_UNAVAILABLE", "The job could not be queued")
             for item in job.items:
                 await self.store.update_item(job.job_id, item.file_id, patch)
