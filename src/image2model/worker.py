@@ -15,7 +15,7 @@ from celery.signals import worker_ready, worker_shutdown
 from kombu import Queue
 
 from image2model.config import Settings
-from image2model.jobs.store import WorkerStore
+from image2model.jobs.worker_store import WorkerStore
 from image2model.ops import celery_hooks
 from image2model.providers.base import Provider
 from image2model.providers.registry import build_providers

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from image2model.jobs.models import Job
-from image2model.jobs.store import WorkerStore
+from image2model.jobs.worker_store import WorkerStore
 from image2model.storage import SCRATCH, Storage, atomic_write_bytes, is_id
 
 MANIFEST = "manifest.json"

@@ -10,7 +10,7 @@ from typing import Any
 
 from image2model import meshes
 from image2model.jobs.models import ItemStatus, Job, JobOptions
-from image2model.jobs.store import WorkerStore
+from image2model.jobs.worker_store import WorkerStore
 from image2model.ops.celery_hooks import provider_call
 from image2model.providers.base import (
     Cancelled,

@@ -7,7 +7,7 @@ import time
 from typing import Protocol
 
 from image2model.jobs.models import ItemStatus, JobStatus
-from image2model.jobs.store import WorkerStore
+from image2model.jobs.worker_store import WorkerStore
 
 log = logging.getLogger(__name__)
 

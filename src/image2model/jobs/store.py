@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
 
 from image2model.jobs.lua import UPDATE_ITEM
@@ -122,7 +121,7 @@ def _job_mapping(job: Job) -> dict[str, str]:
     }
 
 
-def _parse_job(job_id: str, fields: dict[str, str], raw_items: list[str | None]) -> Job | None:
+def parse_job(job_id: str, fields: dict[str, str], raw_items: list[str | None]) -> Job | None:
     if not fields or "meta" not in fields:
         return None
     meta = json.loads(fields["meta"])
@@ -162,7 +161,7 @@ def _initial_event(job: Job) -> dict[str, str]:
     return {"event": "task_progress", "data": json.dumps(data)}
 
 
-def _transition(result: list[Any]) -> Transition:
+def parse_transition(result: list[Any]) -> Transition:
     code = int(result[0])
     if code < 0:
         raise KeyError("item not found")
@@ -222,7 +221,7 @@ class JobStore:
         if not order:
             return None
         raw_items = await self.redis.hmget(items_key(job_id), json.loads(order))
-        return _parse_job(job_id, fields, raw_items)
+        return parse_job(job_id, fields, raw_items)
 
     async def snapshot(self, job_id: str) -> tuple[Job, str, str | None] | None:
         """The job, the id of the last event it reflects, and its terminal event id (atomic)."""
@@ -234,14 +233,10 @@ class JobStore:
         if not fields or not last:
             return None
         order = json.loads(fields["order"])
-        job = _parse_job(job_id, fields, [items.get(file_id) for file_id in order])
+        job = parse_job(job_id, fields, [items.get(file_id) for file_id in order])
         if job is None:
             return None
         return job, str(last[0][0]), fields.get("terminal_event_id")
-
-    async def owner(self, job_id: str) -> str | None:
-        owner: str | None = await self.redis.hget(job_key(job_id), "owner")
-        return owner
 
     async def update_item(
         self, job_id: str, file_id: str, patch: dict[str, Any], *, mode: str = "update"
@@ -250,7 +245,7 @@ class JobStore:
             keys=[job_key(job_id), items_key(job_id), events_key(job_id), ACTIVE_JOBS],
             args=[file_id, json.dumps(patch), time.time(), EVENTS_MAXLEN, self.ttl, job_id, mode],
         )
-        return _transition(result)
+        return parse_transition(result)
 
     async def events_after(self, job_id: str, last_id: str, count: int = 500) -> list[Event]:
         entries = await self.redis.xrange(events_key(job_id), min=f"({last_id}", count=count)
@@ -258,10 +253,6 @@ class JobStore:
 
     async def first_event_id(self, job_id: str) -> str | None:
         entries = await self.redis.xrange(events_key(job_id), count=1)
-        return str(entries[0][0]) if entries else None
-
-    async def last_event_id(self, job_id: str) -> str | None:
-        entries = await self.redis.xrevrange(events_key(job_id), count=1)
         return str(entries[0][0]) if entries else None
 
     async def event(self, job_id: str, event_id: str) -> Event | None:
@@ -292,91 +283,3 @@ class JobStore:
     async def live_workers(self, max_age: float) -> int:
         count: int = await self.redis.zcount(WORKERS, time.time() - max_age, "+inf")
         return count
-
-
-class WorkerStore:
-    """Blocking access for Celery workers (synchronous code)."""
-
-    def __init__(self, client: redis.Redis, *, ttl: int, lease_seconds: float) -> None:
-        self.redis = client
-        self.ttl = ttl
-        self.lease_ms = int(lease_seconds * 1000)
-        self._update = client.register_script(UPDATE_ITEM)
-
-    def get(self, job_id: str) -> Job | None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(job_key(job_id))
-        pipe.hget(job_key(job_id), "order")
-        fields, order = pipe.execute()
-        if not order:
-            return None
-        raw_items = self.redis.hmget(items_key(job_id), json.loads(order))
-        return _parse_job(job_id, fields, raw_items)
-
-    def update_item(
-        self, job_id: str, file_id: str, patch: dict[str, Any], *, mode: str = "update"
-    ) -> Transition:
-        result = self._update(
-            keys=[job_key(job_id), items_key(job_id), events_key(job_id), ACTIVE_JOBS],
-            args=[file_id, json.dumps(patch), time.time(), EVENTS_MAXLEN, self.ttl, job_id, mode],
-        )
-        return _transition(result)
-
-    def mark_dispatched(self, job_id: str) -> None:
-        self.redis.hset(job_key(job_id), "dispatched", "1")
-
-    def is_dispatched(self, job_id: str) -> bool:
-        return bool(self.redis.hexists(job_key(job_id), "dispatched"))
-
-    def acquire_lease(self, job_id: str, file_id: str, holder: str) -> bool:
-        key = lease_key(job_id, file_id)
-        return bool(self.redis.set(key, holder, nx=True, px=self.lease_ms))
-
-    def renew_lease(self, job_id: str, file_id: str, holder: str) -> bool:
-        """Extend the lease if we still hold it (compare-and-expire in one round trip)."""
-        key = lease_key(job_id, file_id)
-        renewed = self.redis.eval(_RENEW, 1, key, holder, self.lease_ms)
-        return bool(renewed)
-
-    def release_lease(self, job_id: str, file_id: str, holder: str) -> None:
-        self.redis.eval(_RELEASE, 1, lease_key(job_id, file_id), holder)
-
-    def active_jobs(self) -> list[str]:
-        return sorted(self.redis.smembers(ACTIVE_JOBS))
-
-    def is_leased(self, job_id: str, file_id: str) -> bool:
-        return bool(self.redis.exists(lease_key(job_id, file_id)))
-
-    def claim_requeue(self, job_id: str, file_id: str) -> bool:
-        """Only one recovering worker re-enqueues a stalled item per guard period."""
-        key = requeue_key(job_id, file_id)
-        return bool(self.redis.set(key, "1", nx=True, ex=REQUEUE_GUARD_SECONDS))
-
-    def clear_requeue(self, job_id: str, file_id: str) -> None:
-        self.redis.delete(requeue_key(job_id, file_id))
-
-    def is_active(self, job_id: str) -> bool:
-        return bool(self.redis.sismember(ACTIVE_JOBS, job_id))
-
-    def heartbeat(self, worker: str) -> None:
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(WORKERS, {worker: now})
-        pipe.zremrangebyscore(WORKERS, "-inf", now - 3600)
-        pipe.execute()
-
-    def remove_worker(self, worker: str) -> None:
-        self.redis.zrem(WORKERS, worker)
-
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""

@@ -15,7 +15,7 @@ from image2model import meshes
 from image2model.jobs import maintenance
 from image2model.jobs.models import ItemStatus
 from image2model.jobs.pipeline import ItemContext, failure_patch, run_item
-from image2model.jobs.store import WorkerStore
+from image2model.jobs.worker_store import WorkerStore
 from image2model.providers.base import Cancelled, ProviderError
 
 log = logging.getLogger(__name__)
