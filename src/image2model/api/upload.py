@@ -18,35 +18,12 @@ from image2model.jobs.service import Upload
 router = APIRouter(tags=["upload"])
 
 MAX_FORM_FIELDS = 32
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "face_limit": {"type": "integer"},
-                        "provider": {"type": "string"},
-                        "model": {"type": "string"},
-                        "texture": {"type": "string"},
-                        "pbr": {"type": "boolean"},
-                        "seed": {"type": "integer"},
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 @router.post(
     "/upload/",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadResponse,
-    openapi_extra=_UPLOAD_BODY,
     responses=UPLOAD_ERRORS,
 )
 @router.post("/upload", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED)
