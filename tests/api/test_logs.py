@@ -300,6 +300,8 @@ def test_health_finds_oversized_and_stale_files_and_says_what_to_do(make_stack) 
         ("GET", "/api/v1/logs/export", {"start_date": "../../etc", "end_date": "2021-03-02"}),
         ("GET", "/api/v1/logs/summary/daily", {"date": "../../etc/passwd"}),
         ("GET", "/api/v1/logs/summary/daily", {"date": "2021-13-45"}),
+        ("GET", "/api/v1/logs/summary/daily", {"date": "0"}),
+        ("GET", "/api/v1/logs/export", {"start_date": "0", "end_date": "2021-03-02"}),
         ("POST", "/api/v1/logs/cleanup", {"older_than_days": "../1"}),
         ("POST", "/api/v1/logs/cleanup", {"older_than_days": "-1"}),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
+from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
 from image2model.api.deps import AdminDep, ServicesDep
@@ -24,6 +26,29 @@ LogType = Literal["api", "worker", "beat"]
 LogTypeOrAll = Literal["api", "worker", "beat", "all"]
 EXPORT_MEDIA = {"json": "application/json", "csv": "text/csv", "txt": "text/plain"}
 LOG_TYPES_PATTERN = rf"^(all|({'|'.join(LOG_TYPES)})(,({'|'.join(LOG_TYPES)}))*)$"
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}.*)?$")
+
+
+def _iso_only(pattern: re.Pattern[str]) -> BeforeValidator:
+    """Only ISO 8601 text (pydantic alone would also read `0` as 1970-01-01)."""
+
+    def check(value: object) -> object:
+        if isinstance(value, str) and not pattern.match(value):
+            raise ValueError("expected ISO 8601: YYYY-MM-DD, or a date-time where allowed")
+        return value
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[dt.date, _iso_only(_ISO_DATE)]
+IsoMoment = Annotated[dt.date | datetime, _iso_only(_ISO_MOMENT)]
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The lines in range, as a download",
+        "content": {media: {} for media in EXPORT_MEDIA.values()},
+    }
+}
 EXPORT_DIR = ".exports"
 
 
@@ -94,7 +119,7 @@ async def analyze(
 
 @router.get("/summary/daily")
 async def daily_summary(
-    services: ServicesDep, admin: AdminDep, date: dt.date | None = None
+    services: ServicesDep, admin: AdminDep, date: IsoDate | None = None
 ) -> dict[str, Any]:
     """One UTC calendar day (`YYYY-MM-DD`, today by default)."""
     day = date or datetime.now(UTC).date()
@@ -116,12 +141,12 @@ async def logs_health(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     )
 
 
-@router.get("/export")
+@router.get("/export", response_class=FileResponse, responses=EXPORT_RESPONSES)
 async def export(
     services: ServicesDep,
     admin: AdminDep,
-    start_date: dt.date | datetime,
-    end_date: dt.date | datetime,
+    start_date: IsoMoment,
+    end_date: IsoMoment,
     log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all",
     format: Literal["json", "csv", "txt"] = "json",
 ) -> FileResponse:
