@@ -12,14 +12,21 @@ PYTEST_ARGS ?=
 GLTF_DIR := tests/gltf
 GLTF_STAMP := $(GLTF_DIR)/node_modules/.installed
 TEST_NODE := $(GLTF_STAMP)
+# The web page's 3D viewer (npm `@google/model-viewer`), served under /ui/vendor/, not committed.
+WEB_DIR := web
+WEB_STAMP := $(WEB_DIR)/node_modules/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench clean screenshots
 
-serve: $(INSTALLED)
+serve: $(INSTALLED) $(WEB_STAMP)
 	$(BIN)/image2model serve
 
-test: $(INSTALLED_TEST) $(TEST_NODE)
+test: $(INSTALLED_TEST) $(TEST_NODE) $(WEB_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# docs/screenshots/*.png of the web page; needs Redis on 127.0.0.1:6379 and Chromium
+screenshots: $(INSTALLED_TEST) $(WEB_STAMP)
+	$(BIN)/python -m tests.web.screenshots
 
 lint: $(INSTALLED_TEST)
 	$(BIN)/ruff check .
@@ -32,7 +39,8 @@ bench: $(INSTALLED_TEST)
 	for script in $$scripts; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache src/*.egg-info $(GLTF_DIR)/node_modules
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache src/*.egg-info $(GLTF_DIR)/node_modules \
+		$(WEB_DIR)/node_modules
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 $(BIN)/python:
@@ -50,3 +58,8 @@ $(INSTALLED_TEST): pyproject.toml | $(BIN)/python
 $(GLTF_STAMP): $(GLTF_DIR)/package.json $(wildcard $(GLTF_DIR)/package-lock.json)
 	npm ci --prefix $(GLTF_DIR)
 	touch $@
+
+# without npm the page still works, with still previews instead of the 3D viewer
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the web page runs without its 3D viewer"; exit 0; }; \
+	npm ci --prefix $(WEB_DIR) && touch $@

@@ -10,7 +10,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
-REPO_WEB_VENDOR_DIR = Path(__file__).resolve().parents[2] / "web/node_modules/@google/model-viewer/dist"
+REPO_WEB_VENDOR_DIR = (
+    Path(__file__).resolve().parents[2] / "web/node_modules/@google/model-viewer/dist"
+)
 """Where `npm ci --prefix web` puts the 3D viewer in a source checkout."""
 
 

@@ -23,6 +23,7 @@ from image2model.api import (
     models,
     openapi,
     status,
+    ui,
     upload,
 )
 from image2model.api.auth import KeyRing
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     install_security(app, settings, keys)
+    ui.install(app, settings)  # `/`: the web page for browsers, service info for others
     app.include_router(health.root_router)
     for module in (upload, status, models, download, health, admin, logs):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -26,7 +26,6 @@ router = APIRouter(prefix="/health", tags=["health"])
 root_router = APIRouter(tags=["health"])
 
 
-@root_router.get("/")
 async def service_info() -> dict[str, Any]:
     """What this service is and where its API lives."""
     return {"service": "image2model", "version": __version__, "api": "/api/v1", "docs": "/docs"}

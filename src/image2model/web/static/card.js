@@ -1,0 +1,111 @@
+// One image's card: status and progress while it works, then its model, stats and downloads.
+
+import { formatCount, fromTemplate, setStatus, showError } from "./dom.js";
+
+const FORMATS = ["glb", "obj", "stl", "ply"];
+
+export class Card {
+  constructor(file, previewUrl) {
+    this.element = fromTemplate("card-template");
+    this.element.dataset.fileId = file.file_id;
+    this.name = file.filename;
+    this.status = null;
+    this.errorShown = false;
+    this.resultShown = false;
+    this.part(".name").textContent = file.filename;
+    this.part(".bar").setAttribute("aria-label", `Progress of ${file.filename}`);
+    if (previewUrl) this.setPoster(previewUrl);
+  }
+
+  part(selector) {
+    return this.element.querySelector(selector);
+  }
+
+  setPoster(url) {
+    const poster = this.part(".poster");
+    poster.src = url;
+    poster.alt = `Uploaded image ${this.name}`;
+    poster.hidden = false;
+    this.part(".placeholder").hidden = true;
+  }
+
+  update(file) {
+    this.status = file.status;
+    this.element.dataset.status = file.status;
+    setStatus(this.part(".status"), file.status);
+    const bar = this.part(".bar");
+    bar.value = file.status === "completed" ? 100 : (file.progress ?? bar.value);
+    if (file.message !== undefined) this.part(".message").textContent = file.message;
+    if (file.error) {
+      showError(this.part(".error"), file.error.message || file.error.code);
+      this.errorShown = true;
+    }
+  }
+
+  // `file` is one entry of the job's listing; `viewer` says whether <model-viewer> is available.
+  showResult(file, viewer) {
+    if (!this.resultShown) {
+      this.resultShown = true;
+      this.part(".stage").replaceChildren(viewer ? this.modelViewer(file) : this.preview(file));
+    }
+    this.showStats(file.stats);
+    this.showDownloads(file.formats);
+  }
+
+  modelViewer(file) {
+    const model = document.createElement("model-viewer");
+    const attributes = {
+      src: file.formats.glb,
+      alt: `3D model made from ${this.name}`,
+      "camera-controls": "",
+      "auto-rotate": "",
+      "touch-action": "pan-y",
+      "shadow-intensity": "0.8",
+      "interaction-prompt": "none",
+      loading: "eager",
+    };
+    if (file.rendered_image) attributes.poster = file.rendered_image.url;
+    for (const [name, value] of Object.entries(attributes)) model.setAttribute(name, value);
+    model.addEventListener("load", () => (this.element.dataset.model = "loaded"));
+    model.addEventListener("error", () => {
+      this.element.dataset.model = "error";
+      this.part(".stage").replaceChildren(this.preview(file));
+      showError(this.part(".error"), "The 3D view could not load; the downloads still work.");
+    });
+    return model;
+  }
+
+  preview(file) {
+    const image = document.createElement("img");
+    image.className = "poster";
+    image.alt = `Preview of the model made from ${this.name}`;
+    if (file.rendered_image) image.src = file.rendered_image.url;
+    return image;
+  }
+
+  showStats(stats) {
+    const list = this.part(".stats");
+    if (!stats) return;
+    this.part(".faces").textContent = formatCount(stats.faces);
+    this.part(".vertices").textContent = formatCount(stats.vertices);
+    this.part(".watertight").textContent = stats.watertight ? "Yes" : "No";
+    list.hidden = false;
+  }
+
+  showDownloads(formats) {
+    const group = this.part(".downloads");
+    group.setAttribute("aria-label", `Download the model of ${this.name}`);
+    const links = FORMATS.filter((format) => formats[format]).map((format) => {
+      const link = document.createElement("a");
+      link.className = "button small";
+      link.href = formats[format];
+      link.download = "";
+      link.textContent = format.toUpperCase();
+      link.dataset.format = format;
+      link.setAttribute("aria-label", `Download ${this.name} as ${format.toUpperCase()}`);
+      return link;
+    });
+    group.replaceChildren(...links);
+    group.hidden = false;
+  }
+}
