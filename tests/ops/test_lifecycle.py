@@ -131,7 +131,9 @@ def test_background_services_run_and_shutdown_ends_streams_then_stops_them(
     last_block = text.rstrip().split("\n\n")[-1]
     assert "event: server_shutdown" in last_block and "id:" not in last_block
     assert all(task.done() for task in background.tasks.values())
-    messages = [line["message"] for line in json_lines(logs / "api.log")]
+    rotated = [p for p in logs.glob("api.log.*") if p.suffix[1:].isdigit()]
+    files = [*sorted(rotated, key=lambda p: -int(p.suffix[1:])), logs / "api.log"]  # oldest first
+    messages = [line["message"] for path in files for line in json_lines(path)]
     for expected in ("api.draining", "ops.background.stopped", "metrics.flushed"):
         assert any(m.startswith(expected) for m in messages), expected
     assert messages.index("api.draining") < max(

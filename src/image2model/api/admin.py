@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
+from fastapi import Path as PathParam
 
 from image2model.api.deps import AdminDep, ServicesDep
 from image2model.api.health import component_checks
@@ -71,7 +73,7 @@ async def cleanup(
     }
 
 
-def _relative(path: Any, root: Any) -> str:
+def _relative(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
     except ValueError:
@@ -110,7 +112,7 @@ async def list_files(
 
 @router.delete("/delete-job/{job_id}")
 async def delete_job(
-    services: ServicesDep, admin: AdminDep, job_id: Annotated[str, Path(max_length=64)]
+    services: ServicesDep, admin: AdminDep, job_id: Annotated[str, PathParam(max_length=64)]
 ) -> dict[str, Any]:
     """Cancel the job's running items, then remove its Redis state and files."""
     return await jobadmin.delete_job(

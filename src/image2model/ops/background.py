@@ -75,9 +75,12 @@ class BackgroundServices:
         while True:
             try:
                 status.last_result = await job()
-            except (OSError, RedisError, ValueError) as error:
+            except (OSError, RedisError) as error:  # disk or Redis trouble: try next time
                 status.failures += 1
                 log.warning("ops.background.failed service=%s error=%s", name, error)
+            except Exception:  # a periodic service must outlive one bad run, loudly
+                status.failures += 1
+                log.exception("ops.background.crashed service=%s", name)
             status.runs += 1
             status.last_run = time.time()
             await asyncio.sleep(interval)
