@@ -14,7 +14,7 @@ from image2model.api import links
 from image2model.api.deps import PrincipalDep, ServicesDep
 from image2model.api.download import signed_or_key
 from image2model.api.schemas import FINISHED_ERRORS, UPLOAD_ERRORS, UploadResponse
-from image2model.api.selection import job_options
+from image2model.api.selection import job_options, usable_providers
 from image2model.api.upload import accepted
 from image2model.errors import BadRequest
 from image2model.jobs import results
@@ -39,7 +39,11 @@ class GenerateRequest(BaseModel):
 
 @router.get("/available")
 async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Providers and their models, with each option's allowed values and default."""
+    """Providers a new job can use, their models and each option's allowed values and default.
+
+    Providers this server knows but cannot use (fal without FAL_KEY) are listed apart.
+    """
+    usable = usable_providers(services.providers, services.settings)
     return {
         "default_provider": services.settings.default_provider,
         "providers": [
@@ -48,7 +52,12 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
                 "default_model": provider.models[0].id,
                 "models": [asdict(model) for model in provider.models],
             }
-            for name, provider in services.providers.items()
+            for name, provider in usable.items()
+        ],
+        "unavailable": [
+            {"name": name, "reason": "FAL_KEY is not set on this server"}
+            for name in services.providers
+            if name not in usable
         ],
     }
 

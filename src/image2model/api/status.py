@@ -119,8 +119,13 @@ async def _resumable(services: Services, job_id: str, last_event_id: str) -> boo
 
 
 def _render(services: Services, event: Event) -> str:
-    """The frame of a stored event, built once per API process however many listen."""
-    return services.hub.frame(event, lambda e: _frame(e.id, e.event, _enrich(services, e)))
+    """The frame of a stored event, built once per API process however many listen.
+
+    A completed job's frame carries fresh signed links, so it is built for each listener.
+    """
+    if event.event == "task_completed":
+        return _frame(event.id, event.event, _enrich(services, event))
+    return services.hub.frame(event, lambda e: _frame(e.id, e.event, e.data))
 
 
 def _enrich(services: Services, event: Event) -> dict[str, Any]:

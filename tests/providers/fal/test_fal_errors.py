@@ -97,7 +97,11 @@ def test_missing_key_never_stops_start_up_and_is_a_clear_error(
         assert response.status_code == 422
         assert response.json()["error_code"] == "PROVIDER_NOT_CONFIGURED"
         assert "FAL_KEY" in response.json()["message"]
-        assert client.get("/api/v1/models/available").status_code == 200
+        listing = client.get("/api/v1/models/available").json()
+        assert "fal" not in [p["name"] for p in listing["providers"]]
+        assert listing["unavailable"] == [
+            {"name": "fal", "reason": "FAL_KEY is not set on this server"}
+        ]
 
 
 def test_worker_without_key_fails_the_item(fal_stack: Callable[..., Stack], fal: FakeFal) -> None:
