@@ -15,6 +15,7 @@ import logging.handlers
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ Celery's "succeeded"/"failed" line (which do) say the same and more."""
 REDACTED = "[REDACTED]"
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 _OURS = "_image2model_handler"
+_LINE = "_image2model_line"
+REOPEN_CHECK_SECONDS = 1.0
+"""How often a writer looks whether another process rotated its file (a stat per line was
+a quarter of a small request's cost)."""
 
 
 def log_path(log_dir: Path, log_type: str) -> Path:
@@ -75,7 +80,13 @@ class JsonLines(JsonFormatter):
         return log_data
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.redact(super().format(record))
+        """The line, made once per record however many handlers write it."""
+        cached: tuple[JsonLines, str] | None = getattr(record, _LINE, None)
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        line = self.redact(super().format(record))
+        setattr(record, _LINE, (self, line))
+        return line
 
     def redact(self, line: str) -> str:
         for secret in self.secrets:
@@ -97,6 +108,7 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
             path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=True
         )
         self._identity: tuple[int, int] | None = None
+        self._checked_at = 0.0
 
     def _open(self) -> io.TextIOWrapper:
         stream = super()._open()
@@ -105,9 +117,12 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return stream
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.stream is not None and _identity(Path(self.baseFilename)) != self._identity:
-            self.stream.close()
-            self.stream = None  # type: ignore[assignment]
+        now = time.monotonic()
+        if self.stream is not None and now - self._checked_at >= REOPEN_CHECK_SECONDS:
+            self._checked_at = now
+            if _identity(Path(self.baseFilename)) != self._identity:
+                self.stream.close()
+                self.stream = None  # type: ignore[assignment]
         super().emit(record)
 
     def doRollover(self) -> None:
@@ -149,7 +164,15 @@ def rotate_file(path: Path, backup_count: int) -> Path | None:
             os.replace(older, f"{path}.{index + 1}")
     rotated = Path(f"{path}.1")
     os.replace(path, rotated)
+    _recheck_writers(path)
     return rotated
+
+
+def _recheck_writers(path: Path) -> None:
+    """This process's writers of `path` reopen at once; other processes within a second."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, SharedRotatingFileHandler) and handler.baseFilename == str(path):
+            handler._checked_at = 0.0
 
 
 @dataclass
