@@ -142,32 +142,42 @@ class ServerThread(threading.Thread):
         self.join(timeout=10)
 
 
+def start_stack(data_dir: Path, **overrides: str) -> tuple[Stack, ServerThread]:
+    """A flushed test Redis and an API server thread for `data_dir`; no worker yet."""
+    env = make_env(data_dir, **overrides)
+    settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
+    stack = Stack(env=env, settings=settings)
+    stack.redis.flushdb()
+    port = free_port()
+    server = ServerThread(settings, port)
+    server.start()
+    stack.base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while not server.server.started:
+        assert time.monotonic() < deadline, "API did not start"
+        time.sleep(0.02)
+    return stack, server
+
+
+def stop_stack(stack: Stack, server: ServerThread) -> None:
+    stack.kill_workers(signal.SIGTERM)
+    server.stop()
+    stack.redis.close()
+
+
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
     """Build a stack with extra settings; workers are started by the test."""
     made: list[tuple[Stack, ServerThread]] = []
 
     def build(**overrides: str) -> Stack:
-        env = make_env(tmp_path / "data", **overrides)
-        settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
-        stack = Stack(env=env, settings=settings)
-        stack.redis.flushdb()
-        port = free_port()
-        server = ServerThread(settings, port)
-        server.start()
-        stack.base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while not server.server.started:
-            assert time.monotonic() < deadline, "API did not start"
-            time.sleep(0.02)
+        stack, server = start_stack(tmp_path / "data", **overrides)
         made.append((stack, server))
         return stack
 
     yield build
     for stack, server in made:
-        stack.kill_workers(signal.SIGTERM)
-        server.stop()
-        stack.redis.close()
+        stop_stack(stack, server)
 
 
 @pytest.fixture

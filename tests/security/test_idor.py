@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +16,10 @@ from tests.conftest import (
     ADMIN_KEY,
     OTHER_KEY,
     USER_KEY,
-    ServerThread,
     Stack,
-    free_port,
     image_bytes,
-    make_env,
+    start_stack,
+    stop_stack,
 )
 from tests.jobs.test_batch_e2e import upload
 from tests.support.sse import read_until_terminal
@@ -62,16 +60,7 @@ def fill(path: str, job_id: str, filename: str) -> str:
 @pytest.fixture(scope="module")
 def finished() -> Iterator[tuple[Stack, dict, str]]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = make_env(Path(tmp) / "data")
-        settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
-        stack = Stack(env=env, settings=settings)
-        stack.redis.flushdb()
-        port = free_port()
-        server = ServerThread(settings, port)
-        server.start()
-        stack.base_url = f"http://127.0.0.1:{port}"
-        while not server.server.started:
-            time.sleep(0.02)
+        stack, server = start_stack(Path(tmp) / "data")
         stack.start_worker(concurrency=1)
         job = upload(stack, [("mine.png", image_bytes())], delay="0")
         with stack.client() as client:
@@ -80,8 +69,7 @@ def finished() -> Iterator[tuple[Stack, dict, str]]:
         try:
             yield stack, job, listing["files"][0]["filename"]
         finally:
-            stack.kill_workers()
-            server.stop()
+            stop_stack(stack, server)
 
 
 def call(stack: Stack, key: str | None, method: str, path: str) -> httpx.Response:

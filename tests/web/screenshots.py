@@ -7,7 +7,6 @@ generator on scikit-image photos, and drives the page in headless Chromium.
 from __future__ import annotations
 
 import io
-import signal
 import sys
 import tempfile
 import time
@@ -18,8 +17,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 from skimage import data
 
-from image2model.config import Settings
-from tests.conftest import ROOT, USER_KEY, ServerThread, Stack, free_port, make_env
+from tests.conftest import ROOT, USER_KEY, ServerThread, Stack, start_stack, stop_stack
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 OUT = ROOT / "docs" / "screenshots"
@@ -34,17 +32,8 @@ def photo(name: str) -> dict[str, Any]:
     return {"name": name, "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
 
 
-def start_stack(data_dir: Path) -> tuple[Stack, ServerThread]:
-    env = make_env(data_dir, DEFAULT_PROVIDER="local", PROVIDER_PLUGINS="")
-    settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
-    stack = Stack(env=env, settings=settings)
-    stack.redis.flushdb()
-    port = free_port()
-    server = ServerThread(settings, port)
-    server.start()
-    stack.base_url = f"http://127.0.0.1:{port}"
-    while not server.server.started:
-        time.sleep(0.02)
+def start_local_stack(data_dir: Path) -> tuple[Stack, ServerThread]:
+    stack, server = start_stack(data_dir, DEFAULT_PROVIDER="local", PROVIDER_PLUGINS="")
     stack.start_worker(concurrency=1)
     return stack, server
 
@@ -85,7 +74,7 @@ def capture(page: Page, stack: Stack) -> None:
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        stack, server = start_stack(Path(tmp) / "data")
+        stack, server = start_local_stack(Path(tmp) / "data")
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -104,8 +93,7 @@ def main() -> int:
                 capture(page, stack)
                 browser.close()
         finally:
-            stack.kill_workers(signal.SIGTERM)
-            server.stop()
+            stop_stack(stack, server)
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.png')))} to {OUT}")
     return 0
 
