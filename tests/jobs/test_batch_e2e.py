@@ -139,3 +139,14 @@ def test_cancel_mid_batch(stack: Stack) -> None:
         status = client.get(job["status_url"]).json()
         assert status["status"] == "cancelled"
         assert {f["status"] for f in status["files"]} == {"cancelled"}
+
+
+def test_an_unexpected_provider_error_fails_the_item_visibly(stack: Stack) -> None:
+    stack.start_worker(concurrency=1)
+    job = upload(stack, [("bug.png", image_bytes())], delay="0", crash="true")
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
+        status = client.get(job["status_url"]).json()
+    assert events[-1].event == "task_failed"
+    error = status["files"][0]["error"]
+    assert error["code"] == "INTERNAL_ERROR" and "RuntimeError" in error["message"]

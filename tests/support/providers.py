@@ -35,6 +35,7 @@ class SleepyProvider:
                 OptionSpec("face_limit", "int", minimum=100, maximum=100_000),
                 OptionSpec("delay", "float", default=0.2, minimum=0, maximum=60),
                 OptionSpec("steps", "int", default=4, minimum=1, maximum=100),
+                OptionSpec("crash", "bool", default=False),
             ),
         ),
     )
@@ -52,6 +53,8 @@ class SleepyProvider:
                 raise Cancelled
             time.sleep(delay / steps)
             context.report(100 * (step + 1) / steps, f"step {step + 1} of {steps}")
+        if request.options.get("crash"):
+            raise RuntimeError("a bug in a provider")
         if _is_red(request):
             raise ProviderError("TEST_RED_IMAGE", "Red images cannot be modelled by this provider")
         mesh = trimesh.creation.icosphere(subdivisions=2)

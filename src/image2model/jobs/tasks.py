@@ -95,6 +95,11 @@ def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> dic
         return failure_patch(error.code, error.message)
     except SoftTimeLimitExceeded:
         return failure_patch("TIMEOUT", "Generation took longer than the time limit")
+    except Exception as error:  # a bug must end the item visibly, not leave it processing
+        log.exception("job.item.crashed job_id=%s file_id=%s", job_id, file_id)
+        return failure_patch(
+            "INTERNAL_ERROR", f"Generation failed unexpectedly ({type(error).__name__})"
+        )
 
 
 def _finish(
