@@ -58,8 +58,13 @@ class ItemContext:
         return dict(self.state)
 
     def save_state(self, state: dict[str, Any]) -> None:
+        """Persist `state`; Cancelled if the item ended meanwhile (checked atomically, so a
+        provider that saves before paying never pays for a cancelled item)."""
         self.state = dict(state)
-        self.store.update_item(self.job_id, self.file_id, {"provider_state": self.state})
+        saved = self.store.update_item(self.job_id, self.file_id, {"provider_state": self.state})
+        if not saved.applied:
+            self._cancelled = True
+            raise Cancelled
 
     def is_cancelled(self) -> bool:
         now = time.monotonic()

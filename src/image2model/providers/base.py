@@ -58,7 +58,10 @@ class ProviderContext(Protocol):
         ...
 
     def save_state(self, state: dict[str, Any]) -> None:
-        """Persist state before waiting on anything that costs money or time."""
+        """Persist state before waiting on anything that costs money or time.
+
+        Raises Cancelled when the item has already ended (e.g. cancelled): stop, don't pay.
+        """
         ...
 
     def is_cancelled(self) -> bool: ...

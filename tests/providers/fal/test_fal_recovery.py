@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -153,3 +154,5 @@ def test_cancel_mid_batch_cancels_fal_requests(
         what="a cancel for every submitted request",
     )
     assert len(submitted) == 2, "queued items were never submitted"
+    time.sleep(2)  # slots freed by the cancels must not let a cancelled item pay
+    assert {e.request_id for e in fal.accepted()} == submitted

@@ -119,7 +119,13 @@ class FalRun:
         arguments = self._arguments()
         handle = self._call("submit", lambda: self._submit_once(arguments))
         saved = {f: getattr(handle, f) for f in _HANDLE_FIELDS}
-        self._save({**self.state, **saved, "endpoint": self.model.endpoint, "submitting": False})
+        try:
+            self._save(
+                {**self.state, **saved, "endpoint": self.model.endpoint, "submitting": False}
+            )
+        except Cancelled:  # cancelled while the submit was on its way: stop paying for it
+            self._cancel(handle)
+            raise
         log.info("fal.submitted endpoint=%s request_id=%s", self.model.endpoint, handle.request_id)
         self._report(5, "Submitted to fal")
         return handle
