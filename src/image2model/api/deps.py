@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from image2model.api.auth import KeyRing
 from image2model.api.signing import Signer
 from image2model.config import Settings
+from image2model.errors import NotFound
 from image2model.identity import Principal
 from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
@@ -55,3 +56,23 @@ async def get_admin(services: ServicesDep, principal: PrincipalDep) -> Principal
 
 
 AdminDep = Annotated[Principal, Depends(get_admin)]
+
+
+def link_or_key(
+    services: Services,
+    request: Request,
+    path: str,
+    authorization: str | None,
+    *,
+    anonymous: bool = False,
+) -> Principal:
+    """A valid signature for `path` stands in for a key (a bad one is a plain 404); with
+    `anonymous`, a request without any key is let through too."""
+    query = request.query_params
+    if "signature" in query or "expires" in query:
+        if not services.signer.verify(path, query.get("expires"), query.get("signature")):
+            raise NotFound("Not found, or the link expired", error_code="NOT_FOUND")
+        return Principal(key_id="link", name="signed-link", is_admin=True)
+    if anonymous and not authorization:
+        return Principal(key_id="anonymous", name="anonymous", is_admin=True)
+    return services.keys.authenticate(authorization)

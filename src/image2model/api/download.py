@@ -9,10 +9,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse
 
 from image2model.api import links
-from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import ListedFile, Listing
-from image2model.errors import NotFound
-from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
 from image2model.jobs.results import ModelFormat
@@ -55,25 +53,13 @@ async def download_file(
     authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """One file of the job; `?format=glb|obj|stl|ply` converts a model."""
-    viewer = signed_or_key(services, request, links.file_path(job_id, filename), authorization)
+    viewer = link_or_key(services, request, links.file_path(job_id, filename), authorization)
     job = await services.jobs.get(job_id, viewer)
     path, media_type = await anyio.to_thread.run_sync(
         results.resolve, services.storage, job, filename, format
     )
     name = path.name if format is None else results.download_name(path.stem.split(".")[0], format)
     return FileResponse(path, media_type=media_type, filename=name)
-
-
-def signed_or_key(
-    services: Services, request: Request, path: str, authorization: str | None
-) -> Principal:
-    """A valid signature for `path` stands in for a key; a bad one is a plain 404."""
-    query = request.query_params
-    if "signature" in query or "expires" in query:
-        if not services.signer.verify(path, query.get("expires"), query.get("signature")):
-            raise NotFound("File not found", error_code="FILE_NOT_FOUND")
-        return Principal(key_id="link", name="signed-link", is_admin=True)
-    return services.keys.authenticate(authorization)
 
 
 def _listed(services: Services, job: Job, item: Item) -> ListedFile:

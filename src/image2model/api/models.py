@@ -11,8 +11,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from image2model.api import links
-from image2model.api.deps import PrincipalDep, ServicesDep
-from image2model.api.download import signed_or_key
+from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
 from image2model.api.schemas import FINISHED_ERRORS, UPLOAD_ERRORS, UploadResponse
 from image2model.api.selection import job_options, usable_providers
 from image2model.api.upload import accepted
@@ -122,7 +121,7 @@ async def download_all(
     authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """Every model of a finished job in one format, as a ZIP."""
-    viewer = signed_or_key(services, request, links.zip_path(job_id), authorization)
+    viewer = link_or_key(services, request, links.zip_path(job_id), authorization)
     job = await services.jobs.get(job_id, viewer)
     path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, format)
     return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{format}.zip")

@@ -11,10 +11,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from image2model.api import links
-from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import JobSnapshot, progress_event, snapshot
-from image2model.errors import NotFound
-from image2model.identity import Principal
 from image2model.jobs.events import SHUTDOWN_EVENT, TERMINAL_EVENTS, id_key, is_event_id
 from image2model.jobs.store import Event
 
@@ -46,26 +44,13 @@ async def task_stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: a snapshot, then every change, then one terminal event."""
-    viewer = _stream_viewer(task_id, request, services, authorization)
+    anonymous = services.settings.ANONYMOUS_STREAMS
+    path = links.stream_path(task_id)
+    viewer = link_or_key(services, request, path, authorization, anonymous=anonymous)
     await services.jobs.get(task_id, viewer)
     frames = _frames(services, task_id, last_event_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
-
-
-def _stream_viewer(
-    job_id: str, request: Request, services: Services, authorization: str | None
-) -> Principal:
-    """Key, signed link or (when allowed) the job id alone opens a stream."""
-    query = request.query_params
-    if "signature" in query or "expires" in query:
-        path = links.stream_path(job_id)
-        if not services.signer.verify(path, query.get("expires"), query.get("signature")):
-            raise NotFound("Job not found", error_code="JOB_NOT_FOUND")
-        return Principal(key_id="link", name="signed-link", is_admin=True)
-    if services.settings.ANONYMOUS_STREAMS and not authorization:
-        return Principal(key_id="anonymous", name="anonymous", is_admin=True)
-    return services.keys.authenticate(authorization)
 
 
 async def _frames(services: Services, job_id: str, last_event_id: str | None) -> AsyncIterator[str]:
