@@ -29,11 +29,8 @@ def signed_stream(signer: Signer, job_id: str, ttl: int) -> str:
     return signer.sign(stream_path(job_id), ttl)
 
 
-def signed_file(
-    signer: Signer, job_id: str, filename: str, ttl: int, fmt: str | None = None
-) -> str:
-    url = signer.sign(file_path(job_id, filename), ttl)
-    return f"{url}&format={fmt}" if fmt else url
+def signed_file(signer: Signer, job_id: str, filename: str, ttl: int) -> str:
+    return signer.sign(file_path(job_id, filename), ttl)
 
 
 def signed_zip(signer: Signer, job_id: str, ttl: int, fmt: str = "glb") -> str:
