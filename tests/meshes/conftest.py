@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,25 +14,7 @@ from trimesh.visual.material import PBRMaterial
 
 from image2model.providers.base import GenerationRequest
 from image2model.providers.local import LocalProvider
-
-
-class QuietContext:
-    """A provider context that records progress and never cancels."""
-
-    def __init__(self) -> None:
-        self.reports: list[tuple[float, str]] = []
-
-    def report(self, progress: float, message: str) -> None:
-        self.reports.append((progress, message))
-
-    def load_state(self) -> dict[str, Any]:
-        return {}
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return False
+from tests.support.contexts import RecordingContext
 
 
 def textured_sphere(subdivisions: int = 4) -> trimesh.Trimesh:
@@ -64,4 +45,4 @@ def coffee_glb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     photo = Image.fromarray(data.coffee()).resize((256, 171))
     photo.save(root / "coffee.jpg", quality=92)
     request = GenerationRequest(root / "coffee.jpg", root / "work", face_limit=4000)
-    return LocalProvider().generate(request, QuietContext()).model_path
+    return LocalProvider().generate(request, RecordingContext()).model_path

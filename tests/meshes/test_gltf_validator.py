@@ -13,8 +13,7 @@ from PIL import Image, ImageDraw
 from image2model.meshes import finalize_model
 from image2model.providers.base import GenerationRequest
 from image2model.providers.local import LocalProvider
-
-from .conftest import QuietContext
+from tests.support.contexts import RecordingContext
 
 GLTF_DIR = Path(__file__).resolve().parents[1] / "gltf"
 
@@ -41,7 +40,7 @@ def local_glb(tmp_path: Path, image: Path, **options: object) -> Path:
     request = GenerationRequest(
         image, tmp_path / image.stem, face_limit=3000, options=dict(options)
     )
-    return LocalProvider().generate(request, QuietContext()).model_path
+    return LocalProvider().generate(request, RecordingContext()).model_path
 
 
 def test_local_and_finalized_models_have_no_errors(

@@ -16,38 +16,23 @@ from skimage import data
 from image2model.meshes.validate import is_closed
 from image2model.providers.base import Cancelled, GenerationRequest, ProviderError
 from image2model.providers.local import LocalProvider
+from tests.support.contexts import RecordingContext
 
 FACE_LIMIT = 5000
 
 
-class Context:
-    """Records progress; cancels once `cancel_after` reports have arrived (if given)."""
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.reports: list[tuple[float, str]] = []
-        self.cancel_after = cancel_after
-
-    def report(self, progress: float, message: str) -> None:
-        self.reports.append((progress, message))
-
-    def load_state(self) -> dict[str, Any]:
-        return {}
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.reports) >= self.cancel_after
-
-
 def generate(
-    image: Path, *, face_limit: int | None = FACE_LIMIT, context: Context | None = None, **kw: Any
+    image: Path,
+    *,
+    face_limit: int | None = FACE_LIMIT,
+    context: RecordingContext | None = None,
+    **kw: Any,
 ) -> Path:
     options = kw.pop("options", {})
     request = GenerationRequest(
         image, image.parent / f"work-{image.stem}", face_limit=face_limit, options=options, **kw
     )
-    result = LocalProvider().generate(request, context or Context())
+    result = LocalProvider().generate(request, context or RecordingContext())
     assert result.face_limit_applied
     assert result.model_path.parent == request.work_dir
     return result.model_path
@@ -93,7 +78,7 @@ def assert_textured(path: Path) -> trimesh.Trimesh:
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "astronaut", "horse"])
 def test_sample_photos_become_closed_textured_models(tmp_path: Path, name: str) -> None:
-    context = Context()
+    context = RecordingContext()
     mesh = assert_textured(generate(sample(tmp_path, name), context=context))
     assert mesh.is_watertight
     assert mesh.is_winding_consistent and mesh.volume > 0
@@ -219,7 +204,7 @@ def test_bad_options_are_refused(tmp_path: Path, options: dict[str, Any], face_l
 
 
 def test_cancellation_stops_between_steps(tmp_path: Path) -> None:
-    context = Context(cancel_after=2)
+    context = RecordingContext(cancel_after=2)
     with pytest.raises(Cancelled):
         generate(cutout(tmp_path), context=context)
     assert len(context.reports) == 2
