@@ -24,7 +24,7 @@ serve: $(INSTALLED) $(WEB_STAMP)
 test: $(INSTALLED_TEST) $(TEST_NODE) $(WEB_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# docs/screenshots/*.png of the web page; needs Redis on 127.0.0.1:6379 and Chromium
+# docs/screenshots/*.png of the web page; needs redis-server (or TEST_REDIS_URL) and Chromium
 screenshots: $(INSTALLED_TEST) $(WEB_STAMP)
 	$(BIN)/python -m tests.web.screenshots
 

@@ -34,7 +34,7 @@ from tests.support.fake_fal import FakeFal  # noqa: E402
 from tests.support.sse import read_until_terminal  # noqa: E402
 
 from image2model.config import Settings  # noqa: E402
-from image2model.jobs.store import FAL_SLOTS  # noqa: E402
+from image2model.keys import FAL_SLOTS  # noqa: E402
 
 KEY = "bench-fal-key-0123456789"
 

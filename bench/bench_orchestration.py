@@ -36,7 +36,7 @@ from harness import (
     wait_quiet,
 )
 
-from image2model.jobs.store import events_key
+from image2model.keys import events_key
 
 
 async def measured_batch(

@@ -108,7 +108,7 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 def fanout_latency(stack: Stack, job_id: str, clients: list[SseClient]) -> dict[str, Any]:
     """Redis write → client receipt, for every live event at every client."""
-    from image2model.jobs.store import events_key
+    from image2model.keys import events_key
 
     snapshot_id = clients[0].frames[0].id
     stored = [eid for eid, _ in stack.redis.xrange(events_key(job_id), min=f"({snapshot_id}")]

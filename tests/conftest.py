@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,10 +25,12 @@ from PIL import Image
 
 from image2model.api.app import create_app
 from image2model.config import Settings
-from image2model.jobs.store import WORKERS
+from image2model.keys import WORKERS
+from image2model.runtime.redis_server import private_redis
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+_redis_url: str | None = None  # the session's private Redis, while `session_redis()` runs
+_SESSION_REDIS = pytest.StashKey[contextlib.ExitStack]()
 USER_KEY = "user-key-0123456789abcdef"
 OTHER_KEY = "other-key-0123456789abcdef"
 ADMIN_KEY = "admin-key-0123456789abcdef"
@@ -52,6 +57,52 @@ def image_bytes(
 
 
 RED = (230, 20, 20)
+
+
+@contextlib.contextmanager
+def session_redis() -> Iterator[str]:
+    """The tests' Redis: TEST_REDIS_URL if set, else a private one run while this is entered.
+
+    The private one is embedded mode's (`private_redis`: redis-server on a unix socket in a
+    temporary directory), so the suite needs no Redis of its own on the machine.
+    """
+    global _redis_url
+    shared = os.environ.get("TEST_REDIS_URL")
+    if shared:
+        yield shared
+        return
+    directory = Path(tempfile.mkdtemp(prefix="i2m-test-redis-"))
+    try:
+        with private_redis(directory / "redis") as server:
+            _redis_url = server.url
+            try:
+                yield server.url
+            finally:
+                _redis_url = None
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def redis_url() -> str:
+    """The URL of the tests' Redis (read it when needed: it is known once the session starts)."""
+    url = _redis_url or os.environ.get("TEST_REDIS_URL")
+    if not url:
+        raise RuntimeError(
+            "no test Redis: run under pytest, inside `with session_redis():`, or set TEST_REDIS_URL"
+        )
+    return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    session = contextlib.ExitStack()
+    config.stash[_SESSION_REDIS] = session
+    session.enter_context(session_redis())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_REDIS, None)
+    if session is not None:
+        session.close()
 
 
 @dataclass
@@ -107,7 +158,7 @@ class Stack:
 def make_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "FAL_", "REDIS_"))}
     env.update(
-        REDIS_URL=REDIS_URL,
+        REDIS_URL=redis_url(),
         DATA_DIR=str(data_dir),
         API_KEYS=f"user:{USER_KEY},other:{OTHER_KEY}",
         ADMIN_API_KEY=ADMIN_KEY,

@@ -11,13 +11,11 @@ from typing import Any, TextIO
 from image2model import meshes
 from image2model.config import Settings
 from image2model.errors import AppError
+from image2model.generation import make_model, scaled
 from image2model.images import prepare_image
 from image2model.providers.base import Cancelled, GenerationRequest, Provider, ProviderError
 from image2model.providers.registry import build_providers
 from image2model.storage import atomic_copy, unique_stems
-
-PROVIDER_SHARE = 80.0
-"""Share of each image's progress bar given to the provider; post-processing gets the rest."""
 
 _FAILURES = (ProviderError, meshes.InvalidModel, AppError, Cancelled, OSError)
 
@@ -53,7 +51,10 @@ class _Context:
         self.state: dict[str, Any] = {}
 
     def report(self, progress: float, message: str) -> None:
-        self.bar.update(progress * PROVIDER_SHARE / 100, message)
+        self.bar.update(scaled(progress), message)
+
+    def step(self, progress: float, message: str) -> None:
+        self.bar.update(progress, message)
 
     def load_state(self) -> dict[str, Any]:
         return dict(self.state)
@@ -140,15 +141,9 @@ class _Job:
         source = self.scratch / f"input.{prepared.extension}"
         source.write_bytes(prepared.data)
         request = GenerationRequest(source, self.scratch / "work", face_limit=face_limit)
-        result = provider.generate(request, _Context(self.bar))
-        self.bar.update(PROVIDER_SHARE, "post-processing")
-        final = meshes.finalize_model(
-            result.model_path,
-            self.scratch / "final",
-            self.stem,
-            face_limit=face_limit,
-            face_limit_applied=result.face_limit_applied,
-            preview=result.preview_path,
+        context = _Context(self.bar)
+        final = make_model(
+            provider, request, context, result_dir=self.scratch / "final", stem=self.stem
         )
         made = [meshes.convert(final.glb_path, fmt) for fmt in formats]
         return [self._deliver(path) for path in [*made, final.preview_path]]

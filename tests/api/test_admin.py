@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from image2model.jobs.store import ALL_JOBS, events_key, items_key, job_key
+from image2model.keys import ALL_JOBS, events_key, items_key, job_key
 from tests.conftest import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack, image_bytes
 from tests.support.ops import upload_job, wait_finished
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from image2model.jobs.store import ACTIVE_JOBS
+from image2model.keys import ACTIVE_JOBS
 from tests.conftest import Stack, image_bytes
 
 PNG = image_bytes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from image2model.jobs import store as keys
+from image2model import keys
 from tests.conftest import Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
 from tests.support.sse import SseEvent, iter_events, read_until_terminal

@@ -7,11 +7,12 @@ import signal
 import time
 from collections import Counter
 
-from image2model.jobs import store as keys
+from image2model import keys
 from tests.conftest import Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
 from tests.support.providers import CALLS_KEY
 from tests.support.sse import read_until_terminal
+from tests.support.waiting import wait_tasks_idle, wait_until
 
 
 def completed_transitions(stack: Stack, job_id: str) -> Counter[str]:
@@ -34,12 +35,18 @@ def wait_for_processing(stack: Stack, job_id: str, count: int) -> None:
         time.sleep(0.05)
 
 
+def mid_item(stack: Stack, job_id: str) -> int:
+    """How many items are processing and have reported progress."""
+    items = [json.loads(v) for v in stack.redis.hvals(keys.items_key(job_id))]
+    return sum(1 for i in items if i["status"] == "processing" and i["progress"] > 0)
+
+
 def test_sigkilled_worker_items_finish_exactly_once(stack: Stack) -> None:
     stack.start_worker(concurrency=2)
     job = upload(stack, [(f"k{i}.png", image_bytes()) for i in range(4)], delay="4", steps="8")
     job_id = job["job_id"]
     wait_for_processing(stack, job_id, 2)
-    time.sleep(1.0)
+    wait_until(lambda: mid_item(stack, job_id) >= 2, what="two items part-way through")
     stack.kill_workers(signal.SIGKILL)
     calls = stack.redis.lrange(CALLS_KEY, 0, -1)
     assert not [c for c in calls if c.startswith("done")], "killed before any item finished"
@@ -82,7 +89,7 @@ def test_duplicate_deliveries_do_nothing_twice(stack: Stack) -> None:
     while any(stack.redis.llen(q) for q in ("model_generation", "batch_processing")):
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    time.sleep(0.5)
+    wait_tasks_idle(stack.redis, timeout=10)  # the late copies have run too
     assert worker.poll() is None
     done = Counter(c for c in stack.redis.lrange(CALLS_KEY, 0, -1) if c.startswith("done"))
     assert len(done) == 2 and set(done.values()) == {1}, done

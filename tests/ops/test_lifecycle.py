@@ -19,6 +19,7 @@ from image2model.ops.background import Schedule
 from image2model.ops.lifecycle import GracefulServer, Operations
 from tests.conftest import USER_KEY, free_port, image_bytes, make_env
 from tests.support.ops import json_lines
+from tests.support.waiting import wait_until
 
 FAST = Schedule(log_rotation=0.2, log_cleanup=0.2, health_check=0.2, metrics=0.2)
 
@@ -116,7 +117,8 @@ def test_background_services_run_and_shutdown_ends_streams_then_stops_them(
     watcher = threading.Thread(target=watch)
     watcher.start()
     assert opened.wait(10)
-    time.sleep(0.3)  # the stream is now waiting for the job's next event
+    # the stream has sent its snapshot; wait until it is waiting for the job's next event
+    wait_until(lambda: running.ops.hub.listener_count == 1, timeout=10, what="a listener")
 
     started = time.monotonic()
     running.server.should_exit = True

@@ -47,7 +47,6 @@ def test_fully_transparent_image_has_no_object() -> None:
     with pytest.raises(ProviderError) as caught:
         find_silhouette(photo)
     assert caught.value.code == "NO_OBJECT"
-    assert not caught.value.retryable
 
 
 def test_object_on_plain_background_is_cut_out() -> None:

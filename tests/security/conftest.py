@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import REDIS_URL, free_port, make_env
+from tests.conftest import free_port, make_env, redis_url
 
 
 class ApiProcess:
@@ -53,7 +53,7 @@ class ApiProcess:
 @pytest.fixture
 def api_process(tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
     started: list[ApiProcess] = []
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(redis_url()).flushdb()
 
     def start(data_dir: Path | None = None, **overrides: str) -> ApiProcess:
         env = make_env(data_dir or tmp_path / "data", **overrides)

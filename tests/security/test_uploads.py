@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from image2model.jobs.store import ACTIVE_JOBS
+from image2model.keys import ACTIVE_JOBS
 from tests.conftest import USER_KEY, Stack, image_bytes
 
 LIMIT = 200_000

@@ -1,7 +1,7 @@
 """Regenerate docs/screenshots/{upload,processing,results}.png: `make screenshots`.
 
-Runs a real stack (Redis from TEST_REDIS_URL, a worker, the API) with the offline `local`
-generator on scikit-image photos, and drives the page in headless Chromium.
+Runs a real stack (a private Redis, or the one TEST_REDIS_URL names; a worker; the API) with
+the offline `local` generator on scikit-image photos, and drives the page in headless Chromium.
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 from skimage import data
 
-from tests.conftest import ROOT, USER_KEY, ServerThread, Stack, start_stack, stop_stack
+from tests.conftest import (
+    ROOT,
+    USER_KEY,
+    ServerThread,
+    Stack,
+    session_redis,
+    start_stack,
+    stop_stack,
+)
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
 OUT = ROOT / "docs" / "screenshots"
@@ -73,7 +81,7 @@ def capture(page: Page, stack: Stack) -> None:
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, session_redis():
         stack, server = start_local_stack(Path(tmp) / "data")
         try:
             with sync_playwright() as playwright:

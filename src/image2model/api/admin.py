@@ -49,7 +49,7 @@ async def cleanup(
     A running job's files are never touched; `dry_run` lists what would go and deletes nothing.
     """
     retention = hours * 3600 if hours is not None else float(services.settings.RESULT_RETENTION)
-    active = await jobadmin.active_job_ids(services.store.redis)
+    active = await services.store.active_ids()
     found = await anyio.to_thread.run_sync(
         lambda: maintenance.cleanup_old_jobs(
             services.storage, retention=retention, is_active=active.__contains__, dry_run=dry_run
@@ -115,9 +115,7 @@ async def delete_job(
     services: ServicesDep, admin: AdminDep, job_id: Annotated[str, PathParam(max_length=64)]
 ) -> dict[str, Any]:
     """Cancel the job's running items, then remove its Redis state and files."""
-    return await jobadmin.delete_job(
-        services.jobs, services.storage, services.store.redis, job_id, admin
-    )
+    return await jobadmin.delete_job(services.jobs, services.storage, services.store, job_id, admin)
 
 
 @router.get("/system-health")
@@ -148,7 +146,7 @@ async def list_jobs(
 ) -> dict[str, Any]:
     """Every key's jobs, newest first, by status, key id and age."""
     return await jobadmin.list_jobs(
-        services.store.redis,
+        services.store,
         status=job_status,
         key_id=key_id,
         newer_than_hours=newer_than_hours,

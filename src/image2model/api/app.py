@@ -36,7 +36,8 @@ from image2model.api.signing import Signer, load_secret
 from image2model.config import Settings
 from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
-from image2model.jobs.store import RATE_LIMIT_PREFIX, JobStore
+from image2model.jobs.store import JobStore
+from image2model.keys import RATE_LIMIT_PREFIX
 from image2model.ops import lifecycle as ops_lifecycle
 from image2model.ops.logconfig import configure_logging
 from image2model.providers.registry import build_providers
@@ -114,7 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     openapi.install(
         app,
-        lambda: usable_providers(providers, settings),
+        lambda: usable_providers(providers),
         settings.default_provider,
         settings.MAX_FILES_PER_UPLOAD,
     )

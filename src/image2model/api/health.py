@@ -83,7 +83,7 @@ async def detailed(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(services: ServicesDep, ops: OpsDep) -> Response:
     """Prometheus metrics in the text exposition format (API and workers)."""
-    await ops.metrics.refresh(services.store.redis, services.settings.data_dir)
+    await ops.metrics.refresh(services.store, services.settings.data_dir)
     return Response(ops.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

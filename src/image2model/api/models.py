@@ -42,7 +42,7 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
 
     Providers this server knows but cannot use (fal without FAL_KEY) are listed apart.
     """
-    usable = usable_providers(services.providers, services.settings)
+    usable = usable_providers(services.providers)
     return {
         "default_provider": services.settings.default_provider,
         "providers": [

@@ -23,9 +23,10 @@ def job_options(
             f"Unknown provider {provider_name!r}",
             details={"field": "provider", "allowed": sorted(providers)},
         )
-    if provider_name not in usable_providers(providers, settings):
+    unconfigured = unconfigured_reason(provider)
+    if unconfigured:
         raise InvalidField(
-            "Provider fal is not configured on this server (FAL_KEY is not set)",
+            f"Provider {provider_name} is not configured on this server ({unconfigured})",
             error_code="PROVIDER_NOT_CONFIGURED",
             details={"field": "provider"},
         )
@@ -45,9 +46,14 @@ def job_options(
     )
 
 
-def usable_providers(providers: dict[str, Provider], settings: Settings) -> dict[str, Provider]:
-    """The providers a new job may choose here: fal only with a key."""
-    return {n: p for n, p in providers.items() if n != "fal" or settings.fal_configured}
+def usable_providers(providers: dict[str, Provider]) -> dict[str, Provider]:
+    """The providers a new job may choose here (all but those missing a setting)."""
+    return {n: p for n, p in providers.items() if not unconfigured_reason(p)}
+
+
+def unconfigured_reason(provider: Provider) -> str | None:
+    reason = getattr(provider, "unconfigured", None)
+    return reason if isinstance(reason, str) else None
 
 
 def _model(provider: Provider, requested: Any) -> ModelSpec:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -79,6 +81,12 @@ class JobOptions(BaseModel):
     pbr: bool | None = None
     seed: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    """The model's other options; with the fields above, what `/job` shows the client."""
+
+    def model_options(self) -> dict[str, Any]:
+        """The options the provider gets besides `face_limit`, as validated at upload."""
+        typed = self.model_dump(include={"texture", "pbr", "seed"}, exclude_none=True)
+        return {**typed, **self.extra}
 
 
 class Job(BaseModel):
@@ -107,7 +115,10 @@ class Job(BaseModel):
 
     @property
     def progress(self) -> int:
-        if not self.items:
-            return 0
-        done = sum(100 if i.status.is_terminal else i.progress for i in self.items)
-        return round(done / len(self.items))
+        return overall_progress(100 if i.status.is_terminal else i.progress for i in self.items)
+
+
+def overall_progress(item_progress: Iterable[int]) -> int:
+    """The mean of the items' progress, halves rounded up (as `jobs/lua.py` rounds it)."""
+    values = list(item_progress)
+    return math.floor(sum(values) / len(values) + 0.5) if values else 0

@@ -18,8 +18,8 @@ from redis.exceptions import RedisError
 from image2model.errors import NotFound, RateLimited, ServiceUnavailable, StorageFull
 from image2model.identity import Principal
 from image2model.images import prepare_image
-from image2model.jobs.models import Item, ItemStatus, Job, JobOptions, JobStatus
-from image2model.jobs.pipeline import failure_patch
+from image2model.jobs import transitions
+from image2model.jobs.models import Item, Job, JobOptions, JobStatus
 from image2model.jobs.store import JobStore
 from image2model.storage import (
     Storage,
@@ -212,9 +212,9 @@ class JobService:
                 error,
                 extra={"job_id": job.job_id},
             )
-            patch = failure_patch("QUEUE_UNAVAILABLE", "The job could not be queued")
+            patch = transitions.fail("QUEUE_UNAVAILABLE", "The job could not be queued")
             for item in job.items:
-                await self.store.update_item(job.job_id, item.file_id, patch)
+                await self.store.apply(job.job_id, item.file_id, patch)
             raise ServiceUnavailable("The job queue is unavailable; try again later") from None
 
     async def get(self, job_id: str, principal: Principal) -> Job:
@@ -229,8 +229,7 @@ class JobService:
         job = await self.get(job_id, principal)
         for item in job.items:
             if not item.status.is_terminal:
-                patch = {"status": ItemStatus.CANCELLED.value, "message": "Cancelled"}
-                await self.store.update_item(job_id, item.file_id, patch)
+                await self.store.apply(job_id, item.file_id, transitions.cancel())
         return await self.get(job_id, principal)
 
     async def delete(self, job_id: str, principal: Principal) -> None:
@@ -250,6 +249,6 @@ def _too_many_active(limit: int) -> RateLimited:
 
 async def redis_alive(store: JobStore) -> bool:
     try:
-        return bool(await store.redis.ping())
+        return await store.ping()
     except (RedisError, OSError):
         return False

@@ -6,16 +6,16 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from image2model import meshes
-from image2model.jobs import maintenance
-from image2model.jobs.models import ItemStatus
-from image2model.jobs.pipeline import ItemContext, failure_patch, run_item
+from image2model.jobs import maintenance, transitions
+from image2model.jobs.pipeline import ItemContext, run_item
+from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
+from image2model.ops.celery_hooks import MeteredProvider
 from image2model.providers.base import Cancelled, ProviderError
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,13 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
             task.app.send_task("tasks.finalize_batch", args=[job_id])
         return
     store.clear_requeue(job_id, file_id)
-    started = store.update_item(
-        job_id, file_id, {"status": "processing", "message": "Starting"}, mode="start"
-    )
+    started = store.apply(job_id, file_id, transitions.start())
     if not started.applied:
         return
     settings = task.app.settings
     if item.attempts + 1 > settings.ITEM_MAX_ATTEMPTS:
         message = f"Gave up after {item.attempts} interrupted attempts"
-        _finish(task, store, job_id, file_id, failure_patch("WORKER_LOST", message))
+        _finish(task, store, job_id, file_id, transitions.fail("WORKER_LOST", message))
         return
     context = ItemContext(
         store, job_id, file_id, settings.PROGRESS_MIN_INTERVAL, state=dict(item.provider_state)
@@ -78,37 +76,37 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
     _finish(task, store, job_id, file_id, _attempt(task, job_id, file_id, context))
 
 
-def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> dict[str, Any]:
+def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> Patch:
     resources = task.app.resources
     job = resources.store.get(job_id)
     assert job is not None
     provider = resources.providers.get(job.options.provider)
     if provider is None:
-        return failure_patch("PROVIDER_UNAVAILABLE", f"Provider {job.options.provider} is not set")
+        return transitions.fail(
+            "PROVIDER_UNAVAILABLE", f"Provider {job.options.provider} is not set"
+        )
+    metered = MeteredProvider(provider, resources.store.redis)
     try:
-        return run_item(job, file_id, provider=provider, storage=resources.storage, context=context)
+        return run_item(job, file_id, provider=metered, storage=resources.storage, context=context)
     except Cancelled:
-        return {"status": ItemStatus.CANCELLED.value, "message": "Cancelled"}
-    except ProviderError as error:
-        return failure_patch(error.code, error.message)
-    except meshes.InvalidModel as error:
-        return failure_patch(error.code, error.message)
+        return transitions.cancel()
+    except (ProviderError, meshes.InvalidModel) as error:
+        return transitions.fail(error.code, error.message)
     except SoftTimeLimitExceeded:
-        return failure_patch("TIMEOUT", "Generation took longer than the time limit")
+        return transitions.fail("TIMEOUT", "Generation took longer than the time limit")
     except Exception as error:  # a bug must end the item visibly, not leave it processing
         log.exception("job.item.crashed job_id=%s file_id=%s", job_id, file_id)
-        return failure_patch(
+        return transitions.fail(
             "INTERNAL_ERROR", f"Generation failed unexpectedly ({type(error).__name__})"
         )
 
 
-def _finish(
-    task: Task, store: WorkerStore, job_id: str, file_id: str, patch: dict[str, Any]
-) -> None:
-    transition = store.update_item(job_id, file_id, patch)
-    status, code = patch["status"], (patch.get("error") or {}).get("code")
+def _finish(task: Task, store: WorkerStore, job_id: str, file_id: str, patch: Patch) -> None:
+    outcome = store.apply(job_id, file_id, patch)
+    code = patch.error.code if patch.error else None
+    status = patch.status.value if patch.status else None
     log.info("job.item.%s job_id=%s file_id=%s code=%s", status, job_id, file_id, code)
-    if transition.job_closed:
+    if outcome.job_closed:
         task.app.send_task("tasks.finalize_batch", args=[job_id])
 
 

@@ -1,30 +1,24 @@
-"""Blocking job-store access for Celery workers: item updates, leases, recovery, heartbeats.
-
-Key names come from `image2model.jobs.store`, the one module that defines them.
-"""
+"""Blocking access to jobs in Redis for Celery workers: transitions, leases, recovery,
+heartbeats. Reads are the same definitions the API's store runs (`jobs/format.py`)."""
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
 
 import redis
 
+from image2model.jobs import format as fmt
+from image2model.jobs.format import Outcome
 from image2model.jobs.lua import UPDATE_ITEM
 from image2model.jobs.models import Job
-from image2model.jobs.store import (
+from image2model.jobs.transitions import Patch
+from image2model.keys import (
     ACTIVE_JOBS,
-    EVENTS_MAXLEN,
     REQUEUE_GUARD_SECONDS,
+    WORKER_FORGET_SECONDS,
     WORKERS,
-    Transition,
-    events_key,
-    items_key,
     job_key,
     lease_key,
-    parse_job,
-    parse_transition,
     requeue_key,
 )
 
@@ -39,23 +33,16 @@ class WorkerStore:
         self._update = client.register_script(UPDATE_ITEM)
 
     def get(self, job_id: str) -> Job | None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(job_key(job_id))
-        pipe.hget(job_key(job_id), "order")
-        fields, order = pipe.execute()
-        if not order:
-            return None
-        raw_items = self.redis.hmget(items_key(job_id), json.loads(order))
-        return parse_job(job_id, fields, raw_items)
+        return fmt.run_sync(self.redis, fmt.read_job(job_id))
 
-    def update_item(
-        self, job_id: str, file_id: str, patch: dict[str, Any], *, mode: str = "update"
-    ) -> Transition:
-        result = self._update(
-            keys=[job_key(job_id), items_key(job_id), events_key(job_id), ACTIVE_JOBS],
-            args=[file_id, json.dumps(patch), time.time(), EVENTS_MAXLEN, self.ttl, job_id, mode],
-        )
-        return parse_transition(result)
+    def request_id(self, job_id: str) -> str | None:
+        """The request id saved with the job."""
+        return fmt.run_sync(self.redis, fmt.read_request_id(job_id))
+
+    def apply(self, job_id: str, file_id: str, patch: Patch) -> Outcome:
+        """Apply one transition to an item (atomically, only forward; see `jobs/lua.py`)."""
+        keys, args = fmt.transition_call(job_id, file_id, patch, ttl=self.ttl)
+        return fmt.parse_outcome(self._update(keys=keys, args=args))
 
     def mark_dispatched(self, job_id: str) -> None:
         self.redis.hset(job_key(job_id), "dispatched", "1")
@@ -77,10 +64,10 @@ class WorkerStore:
         self.redis.eval(_RELEASE, 1, lease_key(job_id, file_id), holder)
 
     def active_jobs(self) -> list[str]:
-        return sorted(self.redis.smembers(ACTIVE_JOBS))
+        return sorted(fmt.run_sync(self.redis, fmt.read_active_ids()))
 
     def is_leased(self, job_id: str, file_id: str) -> bool:
-        return bool(self.redis.exists(lease_key(job_id, file_id)))
+        return fmt.run_sync(self.redis, fmt.read_any_leased(job_id, [file_id]))
 
     def claim_requeue(self, job_id: str, file_id: str) -> bool:
         """Only one recovering worker re-enqueues a stalled item per guard period."""
@@ -97,7 +84,7 @@ class WorkerStore:
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(WORKERS, {worker: now})
-        pipe.zremrangebyscore(WORKERS, "-inf", now - 3600)
+        pipe.zremrangebyscore(WORKERS, "-inf", now - WORKER_FORGET_SECONDS)
         pipe.execute()
 
     def remove_worker(self, worker: str) -> None:

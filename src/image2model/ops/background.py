@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from image2model.config import Settings
+from image2model.jobs.store import JobStore
 from image2model.ops import logfiles
 from image2model.ops.metrics import ApiMetrics
 from image2model.ops.system import HEALTHY, assess, sample_system
@@ -47,7 +47,7 @@ class Run:
 class BackgroundServices:
     settings: Settings
     metrics: ApiMetrics
-    redis: aioredis.Redis
+    store: JobStore
     schedule: Schedule = field(default_factory=Schedule)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     status: dict[str, Run] = field(default_factory=dict)
@@ -126,4 +126,4 @@ class BackgroundServices:
         return report
 
     async def collect_metrics(self) -> None:
-        await self.metrics.refresh(self.redis, self.settings.data_dir)
+        await self.metrics.refresh(self.store, self.settings.data_dir)

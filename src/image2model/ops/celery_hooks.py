@@ -10,22 +10,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import redis
 from celery import Task, current_app
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
-from image2model.jobs.store import job_key
+from image2model.jobs.worker_store import WorkerStore
 from image2model.ops import context
 from image2model.ops.logconfig import configure_logging, is_configured
 from image2model.ops.workermetrics import OTHER, WorkerMetrics
-from image2model.providers.base import Cancelled, Provider
+from image2model.providers.base import (
+    Cancelled,
+    GenerationRequest,
+    GenerationResult,
+    ModelSpec,
+    Provider,
+    ProviderContext,
+)
 from image2model.storage import is_id
 
 log = logging.getLogger(__name__)
@@ -62,14 +66,13 @@ def _bind_task_context(
 
 def _stored_request_id(task: Task, job_id: str) -> str | None:
     """The request id saved with the job (a re-queued item's message may not carry one)."""
-    client = _redis(task)
-    if client is None:
+    store: WorkerStore | None = getattr(getattr(task.app, "resources", None), "store", None)
+    if store is None:
         return None
     try:
-        meta = client.hget(job_key(job_id), "meta")
+        return context.valid_request_id(store.request_id(job_id))
     except redis.RedisError:
         return None
-    return context.valid_request_id(json.loads(meta).get("request_id")) if meta else None
 
 
 def _record_task(
@@ -98,22 +101,37 @@ def _keep_our_logging(**_: Any) -> None:
         configure_logging(settings, "worker")
 
 
-@contextmanager
-def provider_call(client: redis.Redis, provider: Provider, model: str | None) -> Iterator[None]:
-    """Time one provider call and count it by provider, model and outcome."""
-    known = [spec.id for spec in provider.models]
-    label = model if model in known else (known[0] if model is None and known else OTHER)
-    started, outcome = time.monotonic(), "error"
-    try:
-        yield
-        outcome = "success"
-    except Cancelled:
-        outcome = "cancelled"
-        raise
-    finally:
+class MeteredProvider:
+    """`provider`, with each `generate` timed and counted by provider, model and outcome."""
+
+    def __init__(self, provider: Provider, client: redis.Redis) -> None:
+        self.provider = provider
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return self.provider.models
+
+    def generate(self, request: GenerationRequest, context: ProviderContext) -> GenerationResult:
+        started, outcome = time.monotonic(), "error"
         try:
-            WorkerMetrics(client).record_provider_call(
-                provider.name, label, outcome, time.monotonic() - started
-            )
+            result = self.provider.generate(request, context)
+            outcome = "success"
+            return result
+        except Cancelled:
+            outcome = "cancelled"
+            raise
+        finally:
+            self._record(request.model, outcome, time.monotonic() - started)
+
+    def _record(self, model: str | None, outcome: str, seconds: float) -> None:
+        known = [spec.id for spec in self.models]
+        label = model if model in known else (known[0] if model is None and known else OTHER)
+        try:
+            WorkerMetrics(self.client).record_provider_call(self.name, label, outcome, seconds)
         except redis.RedisError as error:
-            log.warning("metrics.provider.unrecorded provider=%s error=%s", provider.name, error)
+            log.warning("metrics.provider.unrecorded provider=%s error=%s", self.name, error)

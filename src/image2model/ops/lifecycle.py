@@ -78,7 +78,7 @@ async def running(app: FastAPI, services: Services, celery: Any) -> AsyncIterato
     background = BackgroundServices(
         settings=services.settings,
         metrics=ops.metrics,
-        redis=services.store.redis,
+        store=services.store,
         schedule=ops.schedule,
     )
     ops.background = background
@@ -95,7 +95,7 @@ async def running(app: FastAPI, services: Services, celery: Any) -> AsyncIterato
 async def _flush_metrics(ops: Operations, services: Services) -> None:
     """A last reading, written to the log, so the final state outlives the process."""
     try:
-        await ops.metrics.refresh(services.store.redis, services.settings.data_dir)
+        await ops.metrics.refresh(services.store, services.settings.data_dir)
     except (RedisError, OSError) as error:
         log.warning("metrics.flush.partial error=%s", error)
     requests = sum(

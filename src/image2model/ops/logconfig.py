@@ -135,6 +135,31 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 rotate_file(path, self.backupCount)
 
 
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stdout` as it is at each line, so whoever swaps it (pytest's capture) gets
+    the lines; but never to a stdout that feeds logging back (Celery's redirect to a logger
+    proxy), which gets the interpreter's own stdout instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        current = sys.stdout
+        if current is None or _feeds_logging(current):
+            return sys.__stdout__ or current
+        return current
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current stdout."""
+
+
+def _feeds_logging(stream: Any) -> bool:
+    proxy = getattr(sys.modules.get("celery.utils.log"), "LoggingProxy", None)
+    return proxy is not None and isinstance(stream, proxy)
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
@@ -215,8 +240,7 @@ def configure_logging(settings: Settings, log_type: str, *, stdout: bool = True)
         )
     ]
     if stdout:
-        # the interpreter's own stdout: Celery may later replace sys.stdout with a logger
-        handlers.append(logging.StreamHandler(sys.__stdout__ or sys.stdout))
+        handlers.append(StdoutHandler())
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(ContextFilter())

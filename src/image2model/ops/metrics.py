@@ -12,7 +12,6 @@ names and statuses, providers and models come from fixed vocabularies (anything 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -30,16 +28,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from image2model.jobs.models import ItemStatus, JobStatus
-from image2model.jobs.store import (
-    ALL_JOBS,
-    PROVIDER_METRICS,
-    TASK_METRICS,
-    WORKERS,
-    broker_queue_keys,
-    items_key,
-    job_key,
-)
+from image2model.jobs.store import JobStore
+from image2model.keys import PROVIDER_METRICS, TASK_METRICS, WORKERS, broker_queue_keys
 from image2model.ops.system import SystemSample, sample_system
 from image2model.ops.workermetrics import (
     OTHER,
@@ -66,8 +56,8 @@ class StoreSnapshot:
     workers: int = 0
 
 
-async def read_snapshot(client: aioredis.Redis, queues: Sequence[str]) -> StoreSnapshot:
-    async with client.pipeline(transaction=False) as pipe:
+async def read_snapshot(store: JobStore, queues: Sequence[str]) -> StoreSnapshot:
+    async with store.redis.pipeline(transaction=False) as pipe:
         pipe.hgetall(TASK_METRICS)
         pipe.hgetall(PROVIDER_METRICS)
         pipe.zcount(WORKERS, time.time() - WORKER_ALIVE_SECONDS, "+inf")
@@ -81,7 +71,7 @@ async def read_snapshot(client: aioredis.Redis, queues: Sequence[str]) -> StoreS
         queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
         for i, queue in enumerate(queues)
     }
-    jobs, items = await count_jobs(client)
+    jobs, items = await store.count_by_status()
     return StoreSnapshot(
         tasks=parse_histograms(tasks),
         providers=parse_histograms(providers),
@@ -90,45 +80,6 @@ async def read_snapshot(client: aioredis.Redis, queues: Sequence[str]) -> StoreS
         items=items,
         workers=int(workers),
     )
-
-
-async def count_jobs(client: aioredis.Redis) -> tuple[dict[str, int], dict[str, int]]:
-    """Jobs and items by status over every job the store still holds."""
-    jobs = {status.value: 0 for status in JobStatus}
-    items = {status.value: 0 for status in ItemStatus}
-    ids: list[str] = await client.zrange(ALL_JOBS, 0, -1)
-    fields = ("status", "completed", "failed", "cancelled")
-    async with client.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hmget(job_key(job_id), fields)
-        rows = await pipe.execute()
-    gone, active = [], []
-    for job_id, (status, *finished) in zip(ids, rows, strict=True):
-        if status is None or status not in jobs:
-            gone.append(job_id)
-            continue
-        jobs[status] += 1
-        if JobStatus(status).is_terminal:
-            for name, count in zip(("completed", "failed", "cancelled"), finished, strict=True):
-                items[name] += int(count or 0)
-        else:
-            active.append(job_id)
-    for values in await _item_values(client, active):
-        for raw in values:
-            status = json.loads(raw).get("status")
-            if status in items:
-                items[status] += 1
-    if gone:
-        await client.zrem(ALL_JOBS, *gone)
-    return jobs, items
-
-
-async def _item_values(client: aioredis.Redis, job_ids: list[str]) -> list[list[str]]:
-    async with client.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hvals(items_key(job_id))
-        values: list[list[str]] = await pipe.execute()
-    return values
 
 
 class ApiMetrics:
@@ -179,10 +130,10 @@ class ApiMetrics:
         self.disk_free.set(sample.disk_free)
         self.disk_used.set(sample.disk_percent)
 
-    async def refresh(self, client: aioredis.Redis, data_dir: Any) -> None:
+    async def refresh(self, store: JobStore, data_dir: Any) -> None:
         """Read the system and the store (the loop never blocks: disk work runs in a thread)."""
         self.set_system(await anyio.to_thread.run_sync(sample_system, data_dir))
-        self.snapshot = await read_snapshot(client, self.queues)
+        self.snapshot = await read_snapshot(store, self.queues)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

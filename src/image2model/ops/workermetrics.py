@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from image2model.jobs.store import PROVIDER_METRICS, TASK_METRICS
+from image2model.keys import PROVIDER_METRICS, TASK_METRICS
 
 TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 PROVIDER_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)

@@ -12,13 +12,12 @@ Report = Callable[[float, str], None]
 
 
 class ProviderError(Exception):
-    """A generation failure. `retryable` says whether running the item again can help."""
+    """A generation failure the item ends with (providers retry what is transient themselves)."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.retryable = retryable
 
 
 class Cancelled(Exception):
@@ -32,11 +31,16 @@ class GenerationRequest:
     image_path: Path
     work_dir: Path
     face_limit: int | None = None
-    texture: bool = True
+    """Most faces the delivered model may have (post-processing enforces it for any model)."""
     model: str | None = None
-    seed: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    """Every option the client set, validated, including the typed fields above."""
+    """The model's other options the client set, validated and typed by its `OptionSpec`s."""
+
+    @property
+    def chosen(self) -> dict[str, Any]:
+        """Every option the client set, `face_limit` included when set."""
+        limit = {} if self.face_limit is None else {"face_limit": self.face_limit}
+        return {**limit, **self.options}
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class ProviderContext(Protocol):
 
 
 class Provider(Protocol):
+    """A generator of models. It may also define `unconfigured: str | None`, the reason this
+    server cannot run it (e.g. a missing key), so new jobs refuse it up front."""
+
     @property
     def name(self) -> str: ...
 

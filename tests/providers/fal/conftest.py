@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from image2model.jobs import store as keys
+from image2model import keys
 from tests.conftest import Stack
 from tests.support.fake_fal import FakeFal
+from tests.support.waiting import wait_until as wait_until  # re-exported for the fal tests
 
 FAL_TEST_KEY = "fal-test-key-7f3a9c1e5b2d"
 
@@ -47,10 +47,3 @@ def fal_stack(make_stack: Callable[..., Stack], fal: FakeFal) -> Callable[..., S
 
 def items(stack: Stack, job_id: str) -> list[dict[str, Any]]:
     return [json.loads(v) for v in stack.redis.hvals(keys.items_key(job_id))]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)

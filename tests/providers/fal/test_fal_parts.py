@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,15 +13,22 @@ import pytest
 import redis
 from PIL import Image
 
-from image2model.jobs.store import FAL_SLOTS
+from image2model.keys import FAL_SLOTS
 from image2model.providers.fal.image import MAX_BYTES, MAX_SIDE, data_uri
 from image2model.providers.fal.slots import SlotPool
-from tests.conftest import REDIS_URL
+from tests.conftest import redis_url
+from tests.support.waiting import wait_until
+
+
+def redis_ms(client: redis.Redis) -> int:
+    """Redis server time in ms, the clock slot expiries are scored in."""
+    seconds, micros = client.time()
+    return seconds * 1000 + micros // 1000
 
 
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    connection = redis.Redis.from_url(redis_url(), decode_responses=True)
     connection.delete(FAL_SLOTS)
     yield connection
     connection.delete(FAL_SLOTS)
@@ -39,9 +45,12 @@ def test_slots_cap_holders_and_free_the_dead(client: redis.Redis) -> None:
     pool.release("resumed")
     pool.release("b")
     assert pool.try_acquire("c") and not pool.try_acquire("d")
-    time.sleep(0.2)
+    c_expires = client.zscore(FAL_SLOTS, "c")
+    assert c_expires is not None
+    wait_until(lambda: redis_ms(client) >= c_expires - 100, timeout=5, what="c 200 ms old")
     assert pool.renew("a")
-    time.sleep(0.2)  # c never renewed: its worker "died"
+    # c never renewed: its worker "died"
+    wait_until(lambda: redis_ms(client) >= c_expires, timeout=5, what="c's slot to expire")
     assert pool.try_acquire("d"), "an expired holder frees its slot"
     assert pool.in_use() == 2
 

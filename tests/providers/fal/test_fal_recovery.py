@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -13,6 +12,7 @@ from tests.providers.fal.conftest import items, wait_until
 from tests.providers.fal.test_fal_batch import run_job
 from tests.support.fake_fal import FakeFal, Reply
 from tests.support.sse import read_until_terminal
+from tests.support.waiting import wait_tasks_idle
 
 
 def assert_one_submit_each(fal: FakeFal, count: int) -> None:
@@ -154,5 +154,7 @@ def test_cancel_mid_batch_cancels_fal_requests(
         what="a cancel for every submitted request",
     )
     assert len(submitted) == 2, "queued items were never submitted"
-    time.sleep(2)  # slots freed by the cancels must not let a cancelled item pay
+    # slots freed by the cancels must not let a cancelled item pay: once every task has run
+    # (the queued items' ones included), nothing is left that could submit
+    wait_tasks_idle(stack.redis)
     assert {e.request_id for e in fal.accepted()} == submitted

@@ -57,14 +57,6 @@ def final_failure(error: Exception, *, key: str) -> ProviderError:
     return ProviderError("PROVIDER_FAILED", f"fal could not generate the model ({error})")
 
 
-def completed_error(status_error: str, error_type: str | None, key: str) -> ProviderError:
-    kind = f" ({error_type})" if error_type else ""
-    return ProviderError(
-        _code_for(error_type),
-        _redact(f"fal could not generate the model{kind}: {status_error}", key),
-    )
-
-
 def retry_after(headers: dict[str, str] | httpx.Headers) -> float | None:
     """Seconds from a `Retry-After` header (seconds or an HTTP date); None when absent."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)

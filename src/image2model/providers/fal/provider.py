@@ -31,6 +31,11 @@ class FalProvider:
         self.catalogue = catalogue(settings.FAL_MODEL_ENDPOINT)
         self.models: tuple[ModelSpec, ...] = tuple(m.spec for m in self.catalogue)
 
+    @property
+    def unconfigured(self) -> str | None:
+        """Why new jobs cannot choose fal here."""
+        return None if self.settings.fal_configured else "FAL_KEY is not set"
+
     def generate(self, request: GenerationRequest, context: ProviderContext) -> GenerationResult:
         """Run the item on fal (or resume its stored request) and download the files."""
         key = self._key()

@@ -142,7 +142,7 @@ class FalRun:
         specs = {spec.name: spec for spec in self.model.spec.options}
         arguments: dict[str, Any] = {
             name: wire_value(specs[name], value)
-            for name, value in self.request.options.items()
+            for name, value in self.request.chosen.items()
             if name in self.model.sent and name in specs
         }
         arguments[self.model.image_field] = data_uri(self.request.image_path)

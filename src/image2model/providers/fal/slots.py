@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import redis
 
-from image2model.jobs.store import FAL_SLOT_TTL_MS, FAL_SLOTS
+from image2model.keys import FAL_SLOT_TTL_MS, FAL_SLOTS
 
 _NOW_MS = """
 local t = redis.call('TIME')

@@ -89,12 +89,12 @@ class LocalProvider:
         _step(context, 5, "Reading image")
         photo = load_photo(request.image_path)
         _step(context, 15, "Separating the object from the background")
-        silhouette = find_silhouette(photo, seed=request.seed or 0)
+        silhouette = find_silhouette(photo, seed=request.options.get("seed") or 0)
         _step(context, 35, "Inflating the silhouette into a closed volume")
         aspect = photo.rgb.shape[:2]
         mesh = _closed_mesh(silhouette.coverage, aspect, options, flat=silhouette.fallback)
         _step(context, 75, "Projecting the texture")
-        if request.texture:
+        if request.options.get("texture", True):
             texture = make_texture(photo, silhouette.coverage, blurred_back=options.blurred_back)
             mesh = textured_mesh(mesh, aspect, texture)
         else:
