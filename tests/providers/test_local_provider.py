@@ -217,3 +217,46 @@ def test_declares_its_model_and_options() -> None:
     options = {o.name: o for o in provider.models[0].options}
     assert options["thickness"].kind == "float"
     assert options["back"].choices == ("mirror", "blur")
+
+
+def degenerate_image(tmp_path: Path, kind: str) -> Path:
+    """Flat, thin, tiny and one-colour images: the volumes the inflation finds hardest."""
+    path = tmp_path / f"{kind}.png"
+    if kind == "grey64":
+        Image.new("RGB", (64, 64), (128, 128, 128)).save(path)
+    elif kind == "bar":  # a 10 px dark bar across a white frame
+        image = Image.new("RGB", (200, 120), (255, 255, 255))
+        ImageDraw.Draw(image).rectangle((10, 55, 189, 64), fill=(20, 20, 20))
+        image.save(path)
+    elif kind == "hairline":  # an opaque line one pixel thin
+        image = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+        ImageDraw.Draw(image).line((20, 128, 235, 128), fill=(200, 40, 40, 255), width=1)
+        image.save(path)
+    elif kind == "speck":  # a few opaque pixels in a transparent frame
+        image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+        ImageDraw.Draw(image).rectangle((30, 30, 34, 34), fill=(40, 200, 40, 255))
+        image.save(path)
+    elif kind == "tall":
+        Image.new("RGB", (4, 1000), (90, 90, 200)).save(path)
+    else:
+        Image.new("RGB", (2, 2), (0, 0, 0)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["grey64", "bar", "hairline", "speck", "tall", "black2"])
+@pytest.mark.parametrize(("thickness", "face_limit"), [(0.1, 100), (0.1, 500_000), (3.0, 100)])
+def test_documented_extremes_give_a_model_or_a_specific_failure(
+    tmp_path: Path, kind: str, thickness: float, face_limit: int
+) -> None:
+    """Every option value the API accepts, on every kind of degenerate image."""
+    image = degenerate_image(tmp_path, kind)
+    try:
+        model = generate(image, face_limit=face_limit, thickness=thickness)
+    except ProviderError as error:
+        # Only the smallest budget may be too small for a closed mesh of an extreme frame.
+        assert (error.code, face_limit) == ("MESH_FAILED", 100), error.message
+        assert "face_limit" in error.message
+        return
+    mesh = trimesh.load(model, force="mesh")
+    assert mesh.is_watertight and mesh.volume > 0
+    assert 0 < len(mesh.faces) <= face_limit

@@ -140,4 +140,7 @@ def _closed_mesh(
             continue
         if is_closed(mesh):
             return mesh
-    raise ProviderError("MESH_FAILED", "Could not build a closed mesh within the face limit")
+    raise ProviderError(
+        "MESH_FAILED",
+        f"Could not build a closed mesh within face_limit={options.faces}; allow more faces",
+    )

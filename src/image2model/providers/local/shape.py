@@ -9,6 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
+from image2model.providers.base import ProviderError
+
 GRID_MIN, GRID_MAX = 16, 256
 PAD = 3
 FACES_PER_CELL = 10.0
@@ -16,6 +18,9 @@ FACES_PER_CELL = 10.0
 
 SLAB_RADIUS = 0.05
 """Half-thickness of the fallback slab, as a fraction of the frame's longer side."""
+MIN_HALF_DEPTH = 0.75
+"""Least half-depth of the volume, in grid cells: a thin or flattened part stays a solid the
+grid can sample (marching cubes samples depth at ±½ cell) instead of vanishing."""
 
 Surface = tuple[NDArray[np.float64], NDArray[np.int64]]
 
@@ -37,10 +42,14 @@ def inflate(
     """Closed surface in frame units: x, y (down) in [0, 1] across the frame, z to the viewer."""
     rows, cols = grid
     small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
-    padded = np.pad(small, PAD)
-    signed = _signed_distance(padded > 0.5)
+    padded = np.pad(small, PAD).astype(np.float32)
+    inside = _inside(padded)
+    if not inside.any():
+        raise ProviderError("NO_OBJECT", "No object was found in the image")
+    signed = _signed_distance(inside)
     cap = SLAB_RADIUS * max(rows, cols) if flat else math.inf
-    field = np.where(signed > 0, thickness * _dome(signed, cap), signed).astype(np.float32)
+    height = np.maximum(thickness * _dome(signed, cap), MIN_HALF_DEPTH)
+    field = np.where(signed > 0, height, signed).astype(np.float32)
     vertices, faces = _mesh(field)
     # Cell centres sit half a cell in from the frame edge once the padding is removed.
     scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
@@ -48,12 +57,23 @@ def inflate(
     return (vertices - offset) * scale, faces
 
 
+def _inside(coverage: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Cells the object covers; an outline thinner than a cell keeps the cells it crosses most."""
+    inside = coverage > 0.5
+    most = float(coverage.max())
+    if not inside.any() and most > 0:
+        inside = coverage >= 0.5 * most
+    return np.asarray(inside, dtype=bool)
+
+
 def _signed_distance(inside: NDArray[np.bool_]) -> NDArray[np.float32]:
     """Distance to the rim in cells, positive inside, smoothed so the rim is not stair-stepped."""
     inner = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
     outer = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
     signed = np.where(inside, inner - 0.5, 0.5 - outer).astype(np.float32)
-    return np.asarray(cv2.GaussianBlur(signed, (0, 0), 1.0), dtype=np.float32)
+    smooth = np.asarray(cv2.GaussianBlur(signed, (0, 0), 1.0), dtype=np.float32)
+    # An object a cell or two thin would smooth away entirely; it keeps its steps instead.
+    return smooth if (smooth > 0).any() else signed
 
 
 def _dome(depth: NDArray[np.float32], cap: float) -> NDArray[np.float32]:
