@@ -7,6 +7,7 @@ AppError (500 INTERNAL_ERROR)
 ├── Forbidden (403)
 ├── NotFound (404)
 ├── Conflict (409)
+├── Gone (410)
 ├── PayloadTooLarge (413)
 ├── UnsupportedMedia (415)
 ├── RateLimited (429)
@@ -77,6 +78,11 @@ class NotFound(AppError):
 class Conflict(AppError):
     status_code = 409
     error_code = "NOT_FINISHED"
+
+
+class Gone(AppError):
+    status_code = 410
+    error_code = "RESULTS_EXPIRED"
 
 
 class PayloadTooLarge(AppError):

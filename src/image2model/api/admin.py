@@ -50,9 +50,17 @@ async def cleanup(
     """
     retention = hours * 3600 if hours is not None else float(services.settings.RESULT_RETENTION)
     active = await services.store.active_ids()
+
+    def mark_expired(job_id: str) -> None:
+        anyio.from_thread.run(services.store.mark_results_expired, job_id)
+
     found = await anyio.to_thread.run_sync(
         lambda: maintenance.cleanup_old_jobs(
-            services.storage, retention=retention, is_active=active.__contains__, dry_run=dry_run
+            services.storage,
+            retention=retention,
+            is_active=active.__contains__,
+            mark_expired=mark_expired,
+            dry_run=dry_run,
         )
     )
     data_dir = services.settings.data_dir

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
-from image2model.api.schemas import ListedFile, Listing
+from image2model.api.schemas import EXPIRED_ERRORS, ListedFile, Listing
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
 from image2model.jobs.results import ModelFormat
@@ -22,13 +22,17 @@ router = APIRouter(prefix="/download", tags=["download"])
 async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -> Listing:
     """Every finished model of the job with signed links per format."""
     job = await services.jobs.get(job_id, principal)
-    listed = [_listed(services, job, item) for item in results.completed_items(job)]
+    expired = await anyio.to_thread.run_sync(results.expired, services.storage, job)
+    items = [] if expired else results.completed_items(job)
+    listed = [_listed(services, job, item) for item in items]
     return Listing(
         job_id=job.job_id,
         status=job.status.value,
         total_files=job.total,
         files=listed,
         download_urls=[f.formats["glb"] for f in listed],
+        results_expired=expired,
+        results_expired_at=job.results_expired_at,
     )
 
 
@@ -36,12 +40,8 @@ async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -
     "/{job_id}/{filename}",
     response_class=FileResponse,
     responses={
-        200: {
-            "content": {
-                media: {}
-                for media in ("model/gltf-binary", "application/zip", "model/stl", "image/png")
-            }
-        }
+        **EXPIRED_ERRORS,
+        200: {"content": {media: {} for media in sorted(set(results.MEDIA_TYPES.values()))}},
     },
 )
 async def download_file(

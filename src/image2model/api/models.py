@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
-from image2model.api.schemas import FINISHED_ERRORS, UPLOAD_ERRORS, UploadResponse
+from image2model.api.schemas import (
+    EXPIRED_ERRORS,
+    FINISHED_ERRORS,
+    UPLOAD_ERRORS,
+    UploadResponse,
+)
 from image2model.api.selection import job_options, usable_providers
 from image2model.api.upload import accepted
 from image2model.errors import BadRequest
@@ -111,7 +116,7 @@ async def cancel(job_id: str, services: ServicesDep, principal: PrincipalDep) ->
 @router.get(
     "/download/{job_id}",
     response_class=FileResponse,
-    responses={**FINISHED_ERRORS, 200: {"content": {"application/zip": {}}}},
+    responses={**FINISHED_ERRORS, **EXPIRED_ERRORS, 200: {"content": {"application/zip": {}}}},
 )
 async def download_all(
     job_id: str,

@@ -38,6 +38,9 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     507: _error("Storage full"),
 }
 FINISHED_ERRORS: dict[int | str, dict[str, Any]] = {409: _error("The job has not finished")}
+EXPIRED_ERRORS: dict[int | str, dict[str, Any]] = {
+    410: _error("The job's results expired and were removed (RESULTS_EXPIRED)")
+}
 
 
 class UploadedFileOut(BaseModel):
@@ -168,3 +171,6 @@ class Listing(BaseModel):
     total_files: int
     files: list[ListedFile]
     download_urls: list[str]
+    results_expired: bool = False
+    """The job's files were removed (retention); `files` is then empty."""
+    results_expired_at: float | None = None

@@ -132,6 +132,19 @@ def transition_call(
     return keys, args
 
 
+_MARK_EXPIRED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HSETNX', KEYS[1], 'results_expired_at', ARGV[1])
+end
+return 0
+"""
+
+
+def write_results_expired(job_id: str, at: float) -> Read[None]:
+    """Record that the job's files are gone (a job that already expired is left alone)."""
+    yield Batch((("eval", _MARK_EXPIRED, 1, job_key(job_id), repr(at)),))
+
+
 def parse_outcome(result: list[Any]) -> Outcome:
     code = int(result[0])
     if code < 0:
@@ -151,6 +164,7 @@ def _parse_job(job_id: str, fields: dict[str, str], items: dict[str, str]) -> Jo
         return None
     meta = json.loads(fields["meta"])
     finished = fields.get("finished_at")
+    expired = fields.get("results_expired_at")
     order = json.loads(fields["order"])
     return Job(
         job_id=job_id,
@@ -162,6 +176,7 @@ def _parse_job(job_id: str, fields: dict[str, str], items: dict[str, str]) -> Jo
         finished_at=float(finished) if finished else None,
         request_id=meta.get("request_id"),
         items=[Item.model_validate_json(items[i]) for i in order if i in items],
+        results_expired_at=float(expired) if expired else None,
     )
 
 

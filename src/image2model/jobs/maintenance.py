@@ -45,7 +45,12 @@ class OldJob:
 
 def cleanup_old_files(storage: Storage, store: WorkerStore, *, retention: float) -> int:
     """Remove job folders older than `retention` seconds whose job is not running."""
-    removed = cleanup_old_jobs(storage, retention=retention, is_active=store.is_active)
+    removed = cleanup_old_jobs(
+        storage,
+        retention=retention,
+        is_active=store.is_active,
+        mark_expired=store.mark_results_expired,
+    )
     return sum(len(job.folders) for job in removed)
 
 
@@ -54,9 +59,14 @@ def cleanup_old_jobs(
     *,
     retention: float,
     is_active: Callable[[str], bool],
+    mark_expired: Callable[[str], None],
     dry_run: bool = False,
 ) -> list[OldJob]:
-    """The jobs whose newest file is older than `retention` s; deleted unless `dry_run`."""
+    """The jobs whose newest file is older than `retention` s; deleted unless `dry_run`.
+
+    A job still known to the store is marked expired before its files go, so a reader sees
+    either every file or a job whose results expired, never a job with files missing.
+    """
     cutoff = time.time() - retention
     found = []
     for job_id, folders in _job_folders(storage).items():
@@ -65,6 +75,7 @@ def cleanup_old_jobs(
             continue
         found.append(OldJob(job_id, finished, tuple(folders), sum(map(_tree_size, folders))))
         if not dry_run:
+            mark_expired(job_id)
             storage.delete_job(job_id)
     return sorted(found, key=lambda job: job.finished_at)
 

@@ -99,6 +99,8 @@ class Job(BaseModel):
     finished_at: float | None = None
     items: list[Item]
     request_id: str | None = None
+    results_expired_at: float | None = None
+    """When cleanup removed the job's files (the job itself is kept until `JOB_TTL`)."""
 
     @property
     def total(self) -> int:

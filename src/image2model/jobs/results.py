@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 from image2model import meshes
-from image2model.errors import Conflict, InvalidField, NotFound
+from image2model.errors import Conflict, Gone, InvalidField, NotFound
 from image2model.jobs.models import Item, ItemStatus, Job
 from image2model.storage import Storage
 
@@ -27,6 +31,29 @@ def completed_items(job: Job) -> list[Item]:
     return [i for i in job.items if i.status is ItemStatus.COMPLETED and i.model_file]
 
 
+def expired(storage: Storage, job: Job) -> bool:
+    """Whether the job's files are gone: cleaned up by retention, or removed behind our back."""
+    if job.results_expired_at is not None:
+        return True
+    return bool(completed_items(job)) and not storage.result_dir(job.job_id).is_dir()
+
+
+def _gone(job: Job) -> Gone:
+    return Gone(
+        "The results of this job expired and were removed",
+        details={"job_id": job.job_id, "results_expired_at": job.results_expired_at},
+    )
+
+
+@contextlib.contextmanager
+def _files_of(job: Job) -> Iterator[None]:
+    """A file that vanishes while it is read (cleanup ran meanwhile) is expiry, not a crash."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise _gone(job) from None
+
+
 def check_format(fmt: str) -> str:
     fmt = fmt.lower()
     if fmt not in meshes.FORMATS:
@@ -38,17 +65,28 @@ def check_format(fmt: str) -> str:
 
 
 def resolve(storage: Storage, job: Job, filename: str, fmt: str | None) -> tuple[Path, str]:
-    """The file behind `filename` of `job` (converted to `fmt` if asked) and its media type."""
+    """The file behind `filename` of `job` (converted to `fmt` if asked) and its media type;
+    410 when the job's files expired."""
     for item in completed_items(job):
         kind = _kind(item, filename)
-        if kind == "preview" and fmt is None:
-            return storage.result_path(job.job_id, filename), MEDIA_TYPES["png"]
-        if kind is not None and kind != "preview":
+        if kind is None or (kind == "preview" and fmt is not None):
+            continue
+        if expired(storage, job):
+            raise _gone(job)
+        with _files_of(job):
+            if kind == "preview":
+                return _existing(storage.result_path(job.job_id, filename)), MEDIA_TYPES["png"]
             assert item.model_file is not None
             target = check_format(fmt) if fmt else kind
-            glb = storage.result_path(job.job_id, item.model_file)
+            glb = _existing(storage.result_path(job.job_id, item.model_file))
             return meshes.convert(glb, target), MEDIA_TYPES[target]
     raise NotFound("File not found", error_code="FILE_NOT_FOUND")
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return path
 
 
 def download_name(stem: str, fmt: str) -> str:
@@ -72,14 +110,23 @@ def bundle(storage: Storage, job: Job, fmt: str) -> Path:
     items = completed_items(job)
     if not items:
         raise NotFound("This job has no models", error_code="NO_MODELS")
+    if expired(storage, job):
+        raise _gone(job)
     target = storage.result_path(job.job_id, f".all-{fmt}.zip")
     if target.exists():
         return target
-    partial = target.with_name(f"{target.name}.partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
-        for item in items:
-            assert item.model_file is not None
-            glb = storage.result_path(job.job_id, item.model_file)
-            archive.write(meshes.convert(glb, fmt), download_name(item.stem, fmt))
-    partial.replace(target)
+    with _files_of(job):
+        # A private partial file per request: concurrent first downloads never share one.
+        handle, partial = tempfile.mkstemp(prefix=f"{target.name}.", dir=target.parent)
+        os.close(handle)
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+                for item in items:
+                    assert item.model_file is not None
+                    glb = _existing(storage.result_path(job.job_id, item.model_file))
+                    archive.write(meshes.convert(glb, fmt), download_name(item.stem, fmt))
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
     return target

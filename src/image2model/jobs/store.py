@@ -114,6 +114,10 @@ class JobStore:
             for stream, entries in (reply or [])
         ]
 
+    async def mark_results_expired(self, job_id: str) -> None:
+        """Say the job's files are gone; downloads answer 410 from now on."""
+        await fmt.run_async(self.redis, fmt.write_results_expired(job_id, time.time()))
+
     async def delete(self, job_id: str, owner: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(job_id), items_key(job_id), events_key(job_id))

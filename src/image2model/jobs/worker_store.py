@@ -77,6 +77,10 @@ class WorkerStore:
     def clear_requeue(self, job_id: str, file_id: str) -> None:
         self.redis.delete(requeue_key(job_id, file_id))
 
+    def mark_results_expired(self, job_id: str) -> None:
+        """Say the job's files are gone; downloads answer 410 from now on."""
+        fmt.run_sync(self.redis, fmt.write_results_expired(job_id, time.time()))
+
     def is_active(self, job_id: str) -> bool:
         return bool(self.redis.sismember(ACTIVE_JOBS, job_id))
 
