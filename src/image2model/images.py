@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -42,7 +43,7 @@ def prepare_image(source: BinaryIO, *, filename: str, max_pixels: int) -> Prepar
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
             raise UnsupportedMedia(
                 f"{filename} is not a readable JPEG, PNG or WebP image",
-                details={"filename": filename, "reason": str(error)[:200]},
+                details={"filename": filename, "reason": _reason(error)},
             ) from None
     if image.width * image.height > max_pixels:
         raise _too_many_pixels(filename, max_pixels)
@@ -53,6 +54,13 @@ def prepare_image(source: BinaryIO, *, filename: str, max_pixels: int) -> Prepar
             details={"filename": filename},
         )
     return _normalise(image)
+
+
+def _reason(error: Exception) -> str:
+    """Why decoding failed, in the decoder's words minus any object repr of our internals."""
+    if isinstance(error, UnidentifiedImageError):
+        return "unrecognised file format"
+    return re.sub(r"\s*<[^<>]*>", "", str(error)).strip()[:200] or type(error).__name__
 
 
 def _open(source: BinaryIO, max_pixels: int) -> Image.Image:

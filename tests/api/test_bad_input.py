@@ -145,3 +145,47 @@ def test_generate_from_uploaded_files_with_new_options(stack: Stack) -> None:
 
     with stack.client(key=OTHER_KEY) as other:
         assert other.post("/api/v1/models/generate", json={"file_ids": file_ids}).status_code == 404
+
+
+def test_unsupported_media_reason_shows_no_internal_repr(stack: Stack) -> None:
+    with stack.client() as client:
+        for content in (b"hello, I am text", PNG[: len(PNG) // 2]):
+            files = [("files", ("a.png", content, "image/png"))]
+            response = client.post("/api/v1/upload/", files=files)
+            assert response.status_code == 415
+            reason = response.json()["details"]["reason"]
+            assert reason and "<" not in reason and "0x" not in reason, reason
+
+
+@pytest.mark.parametrize("field", ["provider", "model", "seed", "face_limit", "texture"])
+def test_a_blank_option_means_the_default(stack: Stack, field: str) -> None:
+    """The documented rule: an empty (or blank) form value is the same as leaving it out."""
+    with stack.client() as client:
+        files = [("files", ("a.png", PNG, "image/png"))]
+        plain = client.post("/api/v1/upload/", files=files).json()["job_id"]
+        defaults = client.get(f"/api/v1/models/job/{plain}").json()["options"]
+        for blank in ("", "  "):
+            response = client.post("/api/v1/upload/", files=files, data={field: blank})
+            assert response.status_code == 202, response.text
+            job = response.json()["job_id"]
+            assert client.get(f"/api/v1/models/job/{job}").json()["options"] == defaults
+
+
+ANONYMOUS_BAD_REQUESTS = [
+    ("GET", "/api/v1/download/00000000-0000-4000-8000-000000000000/a.glb?format=nope", None),
+    ("GET", "/api/v1/models/download/00000000-0000-4000-8000-000000000000?format=nope", None),
+    ("POST", "/api/v1/models/generate", b"{not json"),
+    ("POST", "/api/v1/models/generate", b'{"file_ids": "x"}'),
+    ("POST", "/api/v1/models/generate", b""),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ANONYMOUS_BAD_REQUESTS)
+def test_authentication_comes_before_validation(
+    stack: Stack, method: str, path: str, body: bytes | None
+) -> None:
+    headers = {"content-type": "application/json"} if body is not None else {}
+    with stack.client(key=None) as anonymous:
+        response = anonymous.request(method, path, content=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"

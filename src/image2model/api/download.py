@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import EXPIRED_ERRORS, ListedFile, Listing
+from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
 from image2model.jobs.results import ModelFormat
@@ -36,6 +37,17 @@ async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -
     )
 
 
+async def _file_viewer(
+    job_id: str,
+    filename: str,
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """Who may read the file: checked before the query is, so strangers learn nothing."""
+    return link_or_key(services, request, links.file_path(job_id, filename), authorization)
+
+
 @router.get(
     "/{job_id}/{filename}",
     response_class=FileResponse,
@@ -47,13 +59,11 @@ async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -
 async def download_file(
     job_id: str,
     filename: str,
-    request: Request,
     services: ServicesDep,
+    viewer: Annotated[Principal, Depends(_file_viewer)],
     format: Annotated[ModelFormat | None, Query()] = None,
-    authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """One file of the job; `?format=glb|obj|stl|ply` converts a model."""
-    viewer = link_or_key(services, request, links.file_path(job_id, filename), authorization)
     job = await services.jobs.get(job_id, viewer)
     path, media_type = await anyio.to_thread.run_sync(
         results.resolve, services.storage, job, filename, format

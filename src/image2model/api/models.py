@@ -6,9 +6,10 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
@@ -21,6 +22,7 @@ from image2model.api.schemas import (
 from image2model.api.selection import job_options, usable_providers
 from image2model.api.upload import accepted
 from image2model.errors import BadRequest
+from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.results import ModelFormat
 
@@ -66,14 +68,40 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
     }
 
 
+async def _generate_body(request: Request, principal: PrincipalDep) -> GenerateRequest:
+    """The JSON body, read only once the caller is known, so strangers learn nothing from
+    its validation (FastAPI would parse a declared body before any dependency runs)."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "The body must be a JSON object", "type": "json_invalid"}]
+        ) from None
+    try:
+        return GenerateRequest.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from None
+
+
 @router.post(
     "/generate",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=UploadResponse,
     responses=UPLOAD_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": GenerateRequest.model_json_schema()}},
+        }
+    },
 )
 async def generate(
-    body: GenerateRequest, request: Request, services: ServicesDep, principal: PrincipalDep
+    body: Annotated[GenerateRequest, Depends(_generate_body)],
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
 ) -> UploadResponse:
     """Queue a new job for already uploaded `file_ids` with the given options."""
     settings = services.settings
@@ -113,6 +141,16 @@ async def cancel(job_id: str, services: ServicesDep, principal: PrincipalDep) ->
     return {"job_id": job.job_id, "status": job.status.value, "counts": job.counts()}
 
 
+async def _zip_viewer(
+    job_id: str,
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """Who may read the ZIP: checked before the query is, so strangers learn nothing."""
+    return link_or_key(services, request, links.zip_path(job_id), authorization)
+
+
 @router.get(
     "/download/{job_id}",
     response_class=FileResponse,
@@ -120,13 +158,11 @@ async def cancel(job_id: str, services: ServicesDep, principal: PrincipalDep) ->
 )
 async def download_all(
     job_id: str,
-    request: Request,
     services: ServicesDep,
+    viewer: Annotated[Principal, Depends(_zip_viewer)],
     format: Annotated[ModelFormat, Query()] = "glb",
-    authorization: Annotated[str | None, Header()] = None,
 ) -> FileResponse:
     """Every model of a finished job in one format, as a ZIP."""
-    viewer = link_or_key(services, request, links.zip_path(job_id), authorization)
     job = await services.jobs.get(job_id, viewer)
     path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, format)
     return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{format}.zip")

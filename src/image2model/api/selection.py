@@ -14,8 +14,12 @@ from image2model.providers.options import validate_options
 def job_options(
     providers: dict[str, Provider], settings: Settings, fields: dict[str, Any]
 ) -> JobOptions:
-    """Validated options for a new job; every problem is a 422 before anything is queued."""
-    fields = {k: v for k, v in fields.items() if v is not None and v != ""}
+    """Validated options for a new job; every problem is a 422 before anything is queued.
+
+    A field that is null, empty or only whitespace counts as not sent (its default applies):
+    HTML forms send unset inputs as empty strings.
+    """
+    fields = {k: v for k, v in fields.items() if not _blank(v)}
     provider_name = str(fields.pop("provider", settings.default_provider))
     provider = providers.get(provider_name)
     if provider is None:
@@ -44,6 +48,10 @@ def job_options(
         seed=values.pop("seed", None),
         extra=values,
     )
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def usable_providers(providers: dict[str, Provider]) -> dict[str, Provider]:
