@@ -16,6 +16,43 @@ from image2model.providers.base import ModelSpec, OptionSpec, Provider
 
 UPLOAD_PATH = "/api/v1/upload/"
 GENERATE_PATH = "/api/v1/models/generate"
+LISTING_PATH = "/api/v1/download/{job_id}/all"
+FILE_PATH = "/api/v1/download/{job_id}/{filename}"
+
+JOB_ID = "$response.body#/job_id"
+Link = tuple[str, str, dict[str, Any]]
+"""Method and path of the operation a link leads to, and its `parameters` or `requestBody`."""
+JOB_LINKS: dict[str, Link] = {
+    "Status": ("get", "/api/v1/status/tasks/{task_id}/status", {"parameters": {"task_id": JOB_ID}}),
+    "Progress": (
+        "get",
+        "/api/v1/status/jobs/{job_id}/progress",
+        {"parameters": {"job_id": JOB_ID}},
+    ),
+    "Document": ("get", "/api/v1/models/job/{job_id}", {"parameters": {"job_id": JOB_ID}}),
+    "Cancel": ("post", "/api/v1/models/job/{job_id}/cancel", {"parameters": {"job_id": JOB_ID}}),
+    "Listing": ("get", LISTING_PATH, {"parameters": {"job_id": JOB_ID}}),
+    "Zip": ("get", "/api/v1/models/download/{job_id}", {"parameters": {"job_id": JOB_ID}}),
+    "Delete": ("delete", "/api/v1/admin/delete-job/{job_id}", {"parameters": {"job_id": JOB_ID}}),
+    "Again": (
+        "post",
+        GENERATE_PATH,
+        {"requestBody": {"file_ids": ["$response.body#/uploaded_files/0/file_id"]}},
+    ),
+}
+"""Where a new job's id leads (OpenAPI links): clients and fuzzers follow them to real jobs."""
+FILE_LINKS: dict[str, Link] = {
+    "Model": (
+        "get",
+        FILE_PATH,
+        {
+            "parameters": {
+                "job_id": "$request.path.job_id",
+                "filename": "$response.body#/files/0/filename",
+            }
+        },
+    ),
+}
 
 
 def option_schema(spec: OptionSpec) -> dict[str, Any]:
@@ -101,6 +138,9 @@ def install(
         _set_body(
             schema, GENERATE_PATH, "application/json", providers(), default, ("file_ids", file_ids)
         )
+        for path in (UPLOAD_PATH, GENERATE_PATH):
+            _set_links(schema, ("post", path, "202"), JOB_LINKS)
+        _set_links(schema, ("get", LISTING_PATH, "200"), FILE_LINKS)
         app.openapi_schema = schema
         return schema
 
@@ -120,3 +160,21 @@ def _set_body(
         return
     body = {"oneOf": option_variants(providers, default, images)}
     operation["requestBody"] = {"required": True, "content": {media_type: {"schema": body}}}
+
+
+def _set_links(
+    schema: dict[str, Any],
+    source: tuple[str, str, str],
+    links: dict[str, Link],
+) -> None:
+    """OpenAPI links from one response to the operations its values identify."""
+    paths = schema["paths"]
+    method, path, status = source
+    response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+    if response is None:
+        return
+    response["links"] = {
+        name: {"operationId": paths[target][verb]["operationId"], **values}
+        for name, (verb, target, values) in links.items()
+        if verb in paths.get(target, {})
+    }
