@@ -150,3 +150,30 @@ def test_an_unexpected_provider_error_fails_the_item_visibly(stack: Stack) -> No
     assert events[-1].event == "task_failed"
     error = status["files"][0]["error"]
     assert error["code"] == "INTERNAL_ERROR" and "RuntimeError" in error["message"]
+
+
+def test_the_thinnest_documented_shape_of_a_flat_image_is_a_model(stack: Stack) -> None:
+    """thickness=0.1 (the schema's minimum) on a flat grey and a thin-bar image."""
+    from PIL import Image, ImageDraw
+
+    bar = Image.new("RGB", (200, 120), (255, 255, 255))
+    ImageDraw.Draw(bar).rectangle((10, 55, 189, 64), fill=(20, 20, 20))
+    images = []
+    for name, image in (
+        ("grey.png", Image.new("RGB", (64, 64), (128, 128, 128))),
+        ("bar.png", bar),
+    ):
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        images.append((name, out.getvalue()))
+    stack.start_worker(concurrency=1)
+    job = upload(stack, images, provider="local", thickness="0.1")
+    with stack.client() as client:
+        events = read_until_terminal(client, job["stream_url"])
+        assert events[-1].event == "task_completed", events[-1].data
+        listing = client.get(f"/api/v1/download/{job['job_id']}/all").json()
+        for listed in listing["files"]:
+            glb = client.get(listed["formats"]["glb"])
+            mesh = trimesh.load(io.BytesIO(glb.content), file_type="glb", force="mesh")
+            assert mesh.is_watertight and len(mesh.faces) > 0
+    assert len(listing["files"]) == 2

@@ -30,7 +30,7 @@ from image2model.api.auth import KeyRing
 from image2model.api.deps import Services
 from image2model.api.headers import SecurityHeadersMiddleware
 from image2model.api.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware, RateLimits
-from image2model.api.schemas import ERROR_RESPONSES
+from image2model.api.schemas import ERROR_RESPONSES, HEALTH_ERRORS
 from image2model.api.selection import usable_providers
 from image2model.api.signing import Signer, load_secret
 from image2model.config import Settings
@@ -111,8 +111,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_security(app, settings, keys)
     ui.install(app, settings)  # `/`: the web page for browsers, service info for others
     app.include_router(health.root_router)
-    for module in (upload, status, models, download, health, admin, logs):
+    for module in (upload, status, models, download, admin, logs):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    # Health needs no key and is never rate limited: only Redis being down is an error.
+    app.include_router(health.router, prefix=API_PREFIX, responses=HEALTH_ERRORS)
     openapi.install(
         app,
         lambda: usable_providers(providers),

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from image2model import __version__
 from image2model.api.deps import AdminDep, Services, ServicesDep
 from image2model.api.errors import envelope
+from image2model.api.schemas import ADMIN_ERRORS
 from image2model.jobs.service import redis_alive
 from image2model.ops.lifecycle import OpsDep
 from image2model.ops.system import CRITICAL, level
@@ -55,7 +56,7 @@ async def readiness(services: ServicesDep) -> Response:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
-@router.get("/detailed")
+@router.get("/detailed", responses=ADMIN_ERRORS)
 async def detailed(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     """Components with response times, versions and uptime (admin only)."""
     checks = await component_checks(services)

@@ -32,6 +32,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _error("Rate limited"),
     503: _error("Redis or workers unavailable"),
 }
+HEALTH_ERRORS: dict[int | str, dict[str, Any]] = {503: _error("Redis unavailable")}
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _error("Missing or invalid API key"),
+    403: _error("Needs the admin key"),
+}
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error("File or request too large"),
     415: _error("Not a supported image"),
