@@ -84,8 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from image2model.config import SettingsError
+
     args = build_parser().parse_args(argv)
-    code = args.handler(args)
+    try:
+        code = args.handler(args)
+    except SettingsError as error:
+        print(f"image2model: {error}", file=sys.stderr)
+        return 2
     return int(code)
 
 

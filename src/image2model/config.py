@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -14,6 +15,14 @@ REPO_WEB_VENDOR_DIR = (
     Path(__file__).resolve().parents[2] / "web/node_modules/@google/model-viewer/dist"
 )
 """Where `npm ci --prefix web` puts the 3D viewer in a source checkout."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+UNSHOWN = frozenset({"API_KEY", "API_KEYS", "ADMIN_API_KEY", "SECRET_KEY", "FAL_KEY", "REDIS_URL"})
+"""Settings whose values never appear in an error message (secrets, or URLs that hold one)."""
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used, said in one line for the operator."""
 
 
 class Settings(BaseSettings):
@@ -140,16 +149,37 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", "none", "off") else value
 
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("REDIS_URL", mode="before")
+    @classmethod
+    def _redis_scheme(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if urlsplit(str(value)).scheme not in REDIS_SCHEMES:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:
         if self.TASK_SOFT_TIME_LIMIT >= self.TASK_TIME_LIMIT:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
         if self.HEALTH_WARNING_PERCENT >= self.HEALTH_CRITICAL_PERCENT:
             raise ValueError("HEALTH_WARNING_PERCENT must be below HEALTH_CRITICAL_PERCENT")
-        secrets = [self.API_KEY, self.ADMIN_API_KEY, *self.API_KEYS.values()]
-        for secret in filter(None, secrets):
-            if len(secret.get_secret_value()) < 16:
-                raise ValueError("API keys must be at least 16 characters long")
+        secrets = {
+            "API_KEY": self.API_KEY,
+            "ADMIN_API_KEY": self.ADMIN_API_KEY,
+            **{f"API_KEYS entry {name!r}": key for name, key in self.API_KEYS.items()},
+        }
+        for name, secret in secrets.items():
+            if secret is not None and len(secret.get_secret_value()) < 16:
+                raise ValueError(f"{name} must be at least 16 characters long")
         return self
 
     @cached_property
@@ -189,3 +219,24 @@ class Settings(BaseSettings):
         if self.DEFAULT_PROVIDER:
             return self.DEFAULT_PROVIDER
         return "fal" if self.fal_configured else "local"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and `.env`; SettingsError in one line if one is bad."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    """The first problem as `NAME='value': what is allowed`, never showing a secret."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    if not first["loc"]:  # a rule across settings: its message names them
+        return f"{message}{more}"
+    name = str(first["loc"][0])
+    shown = "" if name in UNSHOWN else f"={str(first.get('input'))[:80]!r}"
+    return f"{name}{shown}: {message}{more}"

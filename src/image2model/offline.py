@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from image2model import meshes
-from image2model.config import Settings
+from image2model.config import Settings, load_settings
 from image2model.errors import AppError
 from image2model.generation import make_model, scaled
 from image2model.images import prepare_image
@@ -68,7 +68,7 @@ class _Context:
 
 def generate_command(args: argparse.Namespace) -> int:
     """Make a model for each of `args.images`; 0 if all succeeded, 1 if any failed, 2 on usage."""
-    settings = Settings()
+    settings = load_settings()
     try:
         formats = parse_formats(args.format)
         provider = _provider(args.provider or settings.default_provider, settings)

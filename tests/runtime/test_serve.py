@@ -252,7 +252,7 @@ def test_a_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
 def test_a_worker_for_an_unknown_queue_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "image2model", "worker", "--queues", "model_generation,typo"],
-        env=service_env(tmp_path / "data"),
+        env={**service_env(tmp_path / "data"), "REDIS_URL": "redis://127.0.0.1:1/0"},
         cwd=tmp_path,
         capture_output=True,
         text=True,

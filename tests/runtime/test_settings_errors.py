@@ -1,0 +1,57 @@
+"""A bad setting stops a command with one line naming it and what is allowed; exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.test_serve import service_env
+
+SECRET = "short-secret"
+CASES = {
+    "size not a number": ("serve", {"MAX_UPLOAD_SIZE": "abc"}, "MAX_UPLOAD_SIZE"),
+    "port not a number": ("serve", {"PORT": "abc"}, "PORT"),
+    "no worker processes": ("serve", {"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY"),
+    "negative lease": ("worker", {"LEASE_SECONDS": "-5"}, "LEASE_SECONDS"),
+    "short key": ("serve", {"API_KEY": SECRET}, "API_KEY"),
+    "short key in a list": ("serve", {"API_KEYS": f"ci:{SECRET}"}, "API_KEYS"),
+    "unknown log level": ("serve", {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    "http redis url": ("serve", {"REDIS_URL": "http://example.com:6379"}, "REDIS_URL"),
+    "redis url without scheme": ("worker", {"REDIS_URL": "redis//host"}, "REDIS_URL"),
+    "data dir is a file": ("serve", {"DATA_DIR": "{file}"}, "DATA_DIR"),
+    "data dir cannot be made": ("serve", {"DATA_DIR": "/proc/image2model-data"}, "DATA_DIR"),
+    "worker without redis": ("worker", {}, "REDIS_URL"),
+    "beat without redis": ("beat", {}, "REDIS_URL"),
+    "soft limit above hard": (
+        "worker",
+        {"TASK_SOFT_TIME_LIMIT": "9", "TASK_TIME_LIMIT": "5"},
+        "TASK_SOFT_TIME_LIMIT",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path: Path, case: str) -> None:
+    command, settings, name = CASES[case]
+    afile = tmp_path / "a-file"
+    afile.write_text("not a directory")
+    env = service_env(tmp_path / "data")
+    env.update({k: v.format(file=afile) for k, v in settings.items()})
+    if command == "serve":
+        env.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # never reached
+    result = subprocess.run(
+        [sys.executable, "-m", "image2model", command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("image2model: ") and name in lines[0], lines[0]
+    assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
