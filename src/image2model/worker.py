@@ -117,7 +117,10 @@ class Housekeeper(threading.Thread):
                 # Redis restarting: the next round retries; leases keep items safe meanwhile
                 log.warning("worker.housekeeping.failed error=%s", error)
             self.stopped.wait(interval)
-        store.remove_worker(self.worker_name)
+        try:
+            store.remove_worker(self.worker_name)
+        except redis.RedisError as error:  # Redis gone first: its heartbeat simply ages out
+            log.warning("worker.housekeeping.unregister_failed error=%s", error)
 
 
 _housekeepers: list[Housekeeper] = []

@@ -13,6 +13,11 @@ log = logging.getLogger(__name__)
 
 UNDISPATCHED_GRACE_SECONDS = 30.0
 """A queued job not fanned out after this long lost its `process_batch` message."""
+QUEUED_GRACE_SECONDS = 30.0
+"""A queued item of a fanned-out job, with no message waiting on the queue, is sent again after
+this long: its message was lost (a Redis restart) or sits with a worker that died. A message
+that was only held back by a busy worker makes the resend a duplicate, which does nothing."""
+GENERATION_QUEUE = "model_generation"
 
 
 class TaskSender(Protocol):
@@ -20,19 +25,33 @@ class TaskSender(Protocol):
 
 
 def recover_stalled(store: WorkerStore, sender: TaskSender) -> int:
-    """Re-enqueue items marked processing whose lease expired; return how many."""
+    """Re-enqueue items that have no way forward; return how many.
+
+    That is an item marked processing whose lease expired (its worker died), and a queued
+    item whose message is nowhere to be seen (see `QUEUED_GRACE_SECONDS`).
+    """
     requeued = 0
+    queue_idle: bool | None = None  # looked up once, and only when it matters
     for job_id in store.active_jobs():
         job = store.get(job_id)
         if job is None:
             continue
+        age = time.time() - job.created_at
         if job.status is JobStatus.QUEUED and not store.is_dispatched(job_id):
-            if time.time() - job.created_at > UNDISPATCHED_GRACE_SECONDS:
+            if age > UNDISPATCHED_GRACE_SECONDS:
                 if store.claim_requeue(job_id, "batch"):
                     sender.send_task("tasks.process_batch", args=[job_id])
             continue
         for item in job.items:
-            if item.status is not ItemStatus.PROCESSING or store.is_leased(job_id, item.file_id):
+            if item.status is ItemStatus.PROCESSING:
+                if store.is_leased(job_id, item.file_id):
+                    continue
+            elif item.status is ItemStatus.QUEUED and age > QUEUED_GRACE_SECONDS:
+                if queue_idle is None:
+                    queue_idle = store.queue_is_empty(GENERATION_QUEUE)
+                if not queue_idle:
+                    continue
+            else:
                 continue
             if store.claim_requeue(job_id, item.file_id):
                 log.warning(

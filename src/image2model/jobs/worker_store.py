@@ -17,6 +17,7 @@ from image2model.keys import (
     REQUEUE_GUARD_SECONDS,
     WORKER_FORGET_SECONDS,
     WORKERS,
+    broker_queue_keys,
     job_key,
     lease_key,
     requeue_key,
@@ -80,6 +81,13 @@ class WorkerStore:
     def mark_results_expired(self, job_id: str) -> None:
         """Say the job's files are gone; downloads answer 410 from now on."""
         fmt.run_sync(self.redis, fmt.write_results_expired(job_id, time.time()))
+
+    def queue_is_empty(self, queue: str) -> bool:
+        """No message waits on the Celery queue `queue` (any priority)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in broker_queue_keys(queue):
+            pipe.llen(key)
+        return not any(pipe.execute())
 
     def is_active(self, job_id: str) -> bool:
         return bool(self.redis.sismember(ACTIVE_JOBS, job_id))

@@ -22,6 +22,11 @@ PR_SET_PDEATHSIG = 1
 StopLadder = Sequence[tuple[signal.Signals, float]]
 
 
+class SpawningThread(threading.Thread):
+    """A thread that may start children: it must keep running until each of them has exited,
+    since the kernel sends a child's parent-death signal when the thread that forked it ends."""
+
+
 @dataclass
 class Child:
     """One supervised child process."""
@@ -70,7 +75,8 @@ def spawn(
     Its own group: a terminal's Ctrl-C reaches only this process, which then stops the
     children in order (API, worker, Redis) instead of all at once.
     """
-    if threading.current_thread() is not threading.main_thread():
+    current = threading.current_thread()
+    if current is not threading.main_thread() and not isinstance(current, SpawningThread):
         # The kernel sends the parent-death signal when the *thread* that forked exits.
         raise RuntimeError("child processes must be started from the main thread")
     process = subprocess.Popen(

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
@@ -18,8 +18,14 @@ import uvicorn
 from image2model import __version__
 from image2model.config import Settings
 from image2model.runtime.children import Child, StopLadder, spawn
-from image2model.runtime.redis_server import PrivateRedis, RedisServerError, private_redis
+from image2model.runtime.redis_server import (
+    STOP_LADDER,
+    PrivateRedis,
+    RedisServerError,
+    private_redis,
+)
 from image2model.runtime.redis_url import redacted
+from image2model.runtime.supervisor import Slot, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +34,6 @@ log = logging.getLogger(__name__)
 WORKER_STOP: StopLadder = ((signal.SIGTERM, 10.0), (signal.SIGQUIT, 5.0))
 BEAT_STOP: StopLadder = ((signal.SIGTERM, 5.0),)
 GRACEFUL_HTTP_SHUTDOWN = 5  # seconds open requests (event streams) get to finish
-WATCH_INTERVAL = 0.2
 
 
 class StopRequested(Exception):
@@ -53,7 +58,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         try:
             if settings.REDIS_URL:
                 _print_banner(settings, host, port, redis_line=_remote_redis_line(settings))
-                return _run_api(settings, listener, watched=())
+                _run_api(settings, listener)
+                return 0
             return _serve_embedded(settings, listener)
         except StopRequested:
             return 0
@@ -82,21 +88,45 @@ def open_bind_refusal(host: str) -> str:
 
 def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
     host, port = listener.getsockname()[:2]
+    give_up = threading.Event()
+    supervisor = Supervisor(on_give_up=lambda slot: give_up.set())
     with ExitStack() as stack:
+        # last out: children it restarted die with its thread (their parent-death signal)
+        stack.callback(supervisor.close)
         redis = stack.enter_context(private_redis(settings.data_dir / "redis"))
+        supervisor.watch(Slot("redis", redis.child, redis.restart, STOP_LADDER))
         env = {**os.environ, "REDIS_URL": redis.url, "DATA_DIR": str(settings.data_dir)}
         command = [sys.executable, "-m", "image2model"]
-        # SIGKILL for the worker: without its parent there is no Redis left to finish a task
-        # against; Celery gives its pool processes the same parent-death signal.
-        worker = spawn("worker", [*command, "worker"], death_signal=signal.SIGKILL, env=env)
-        stack.callback(worker.stop, WORKER_STOP)
-        beat = spawn("beat", [*command, "beat"], death_signal=signal.SIGTERM, env=env)
-        stack.callback(beat.stop, BEAT_STOP)
+
+        def start_worker() -> Child:
+            # SIGKILL: without its parent there is no Redis left to finish a task against;
+            # Celery gives its pool processes the same parent-death signal.
+            return spawn("worker", [*command, "worker"], death_signal=signal.SIGKILL, env=env)
+
+        def start_beat() -> Child:
+            return spawn("beat", [*command, "beat"], death_signal=signal.SIGTERM, env=env)
+
+        worker = supervisor.watch(Slot("worker", start_worker(), start_worker, WORKER_STOP))
+        stack.callback(worker.stop)
+        beat = supervisor.watch(Slot("beat", start_beat(), start_beat, BEAT_STOP))
+        stack.callback(beat.stop)
+        stack.callback(supervisor.halt)  # no restarts once stopping has begun
         # unwinding runs this first: a second Ctrl-C must not cut the ordered stop short
         stack.callback(_ignore_stop_signals)
-        _print_banner(settings, host, port, redis_line=_private_redis_line(redis, worker, beat))
+        supervisor.start()
+        banner = _private_redis_line(redis, worker.child, beat.child)
+        _print_banner(settings, host, port, redis_line=banner)
         api_settings = settings.model_copy(update={"REDIS_URL": redis.url})
-        return _run_api(api_settings, listener, watched=(redis.child, worker, beat))
+        _run_api(api_settings, listener, give_up=give_up)
+        if supervisor.gave_up is None:
+            return 0
+        slot = supervisor.gave_up
+        print(
+            f"image2model: {slot.name} exited {len(slot.crashes)} times within "
+            f"{supervisor.window:.0f} s; stopping (its log lines above say why)",
+            file=sys.stderr,
+        )
+        return 1
     raise AssertionError("unreachable")
 
 
@@ -114,7 +144,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _run_api(settings: Settings, listener: socket.socket, *, watched: Sequence[Child]) -> int:
+def _run_api(
+    settings: Settings, listener: socket.socket, *, give_up: threading.Event | None = None
+) -> None:
+    """Serve until stopped by a signal, or until `give_up` is set."""
     from image2model.api.app import create_app
     from image2model.ops.lifecycle import GracefulServer
 
@@ -133,37 +166,14 @@ def _run_api(settings: Settings, listener: socket.socket, *, watched: Sequence[C
     )
     # ends open event streams with a final event before waiting on connections
     server = GracefulServer(config)
-    watcher = _ChildWatcher(watched, server)
-    watcher.start()
-    try:
-        server.run(sockets=[listener])
-    finally:
-        watcher.stopped.set()
-    if watcher.failed is not None:
-        failed = watcher.failed
-        print(f"image2model: {failed.name} exited (code {failed.exit_code()})", file=sys.stderr)
-        return 1
-    return 0
+    if give_up is not None:
 
+        def exit_when_given_up() -> None:
+            give_up.wait()
+            server.should_exit = True
 
-class _ChildWatcher(threading.Thread):
-    """Stops the API when a child it depends on dies, so the service never runs half-alive."""
-
-    def __init__(self, children: Sequence[Child], server: uvicorn.Server) -> None:
-        super().__init__(name="image2model-child-watcher", daemon=True)
-        self.children = children
-        self.server = server
-        self.stopped = threading.Event()
-        self.failed: Child | None = None
-
-    def run(self) -> None:
-        while not self.stopped.wait(WATCH_INTERVAL):
-            for child in self.children:
-                if child.exit_code() is not None:
-                    log.error("runtime.child.exited name=%s code=%s", child.name, child.exit_code())
-                    self.failed = child
-                    self.server.should_exit = True
-                    return
+        threading.Thread(target=exit_when_given_up, name="image2model-give-up", daemon=True).start()
+    server.run(sockets=[listener])
 
 
 @contextmanager

@@ -133,10 +133,22 @@ class PrivateRedis:
     socket_path: Path
     data_dir: Path
     child: Child
+    lock_fd: int
 
     @property
     def url(self) -> str:
         return unix_socket_url(self.socket_path)
+
+    def restart(self) -> Child:
+        """Start the server again on the same socket and files (it replays its append-only
+        file, so what was acknowledged before a crash is back); RedisServerError if it fails."""
+        self.child = _start(self.binary, self.data_dir, self.socket_path, self.lock_fd)
+        try:
+            _wait_ready(self)
+        except RedisServerError:
+            self.child.stop(STOP_LADDER)
+            raise
+        return self.child
 
 
 @contextmanager
@@ -161,6 +173,7 @@ def private_redis(
             socket_path=socket_path,
             data_dir=data_dir,
             child=_start(binary, data_dir, socket_path, lock_fd),
+            lock_fd=lock_fd,
         )
         try:
             _wait_ready(server)
