@@ -40,6 +40,7 @@ from image2model.jobs.store import JobStore
 from image2model.keys import RATE_LIMIT_PREFIX
 from image2model.ops import lifecycle as ops_lifecycle
 from image2model.ops.logconfig import configure_logging
+from image2model.ops.metrics import ChildRestarts
 from image2model.providers.registry import build_providers
 from image2model.storage import Storage
 from image2model.worker import QUEUES, create_celery
@@ -48,8 +49,9 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API for `settings`; nothing connects until the app starts."""
+def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = None) -> FastAPI:
+    """The API for `settings`; nothing connects until the app starts. In embedded mode,
+    `child_restarts` reports how often `serve` restarted its children (health, metrics)."""
     keys = KeyRing(settings)
     providers = build_providers(settings)
 
@@ -122,7 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.MAX_FILES_PER_UPLOAD,
     )
     # added last, so outermost: request ids, metrics and access lines cover every response
-    ops_lifecycle.install(app, settings, QUEUES)
+    ops_lifecycle.install(app, settings, QUEUES, child_restarts)
     return app
 
 

@@ -57,10 +57,12 @@ async def readiness(services: ServicesDep) -> Response:
 
 
 @router.get("/detailed", responses=ADMIN_ERRORS)
-async def detailed(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
+async def detailed(services: ServicesDep, ops: OpsDep, admin: AdminDep) -> dict[str, Any]:
     """Components with response times, versions and uptime (admin only)."""
     checks = await component_checks(services)
     disk = await _disk_check(services)
+    if ops.child_restarts is not None:
+        checks["embedded"] = {"healthy": True, "restarts": dict(ops.child_restarts())}
     return {
         "status": "healthy" if all(c["healthy"] for c in checks.values()) else "unhealthy",
         "version": __version__,

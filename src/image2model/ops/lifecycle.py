@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from image2model.config import Settings
 from image2model.ops.background import BackgroundServices, Schedule
-from image2model.ops.metrics import ApiMetrics
+from image2model.ops.metrics import ApiMetrics, ChildRestarts
 from image2model.ops.middleware import Draining, RequestTelemetry
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ class Operations:
     schedule: Schedule = field(default_factory=Schedule)
     celery: Any = None
     services: Services | None = None
+    child_restarts: ChildRestarts | None = None
+    """In embedded mode: how often `serve` restarted each of its children."""
 
     @property
     def hub(self) -> Any:
@@ -58,9 +60,18 @@ class Operations:
         log.info("api.draining")
 
 
-def install(app: FastAPI, settings: Settings, queues: Sequence[str]) -> Operations:
+def install(
+    app: FastAPI,
+    settings: Settings,
+    queues: Sequence[str],
+    child_restarts: ChildRestarts | None = None,
+) -> Operations:
     """Create the operational state and add the telemetry middleware (outermost)."""
-    ops = Operations(settings=settings, metrics=ApiMetrics(queues))
+    ops = Operations(
+        settings=settings,
+        metrics=ApiMetrics(queues, child_restarts),
+        child_restarts=child_restarts,
+    )
     app.state.ops = ops
     app.add_middleware(
         RequestTelemetry,

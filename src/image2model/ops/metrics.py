@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +82,14 @@ async def read_snapshot(store: JobStore, queues: Sequence[str]) -> StoreSnapshot
     )
 
 
+ChildRestarts = Callable[[], Mapping[str, int]]
+"""Restarts of each of embedded mode's children (redis, worker, beat) so far."""
+
+
 class ApiMetrics:
     """The API process's registry: its own HTTP and system metrics plus the store's."""
 
-    def __init__(self, queues: Sequence[str]) -> None:
+    def __init__(self, queues: Sequence[str], child_restarts: ChildRestarts | None = None) -> None:
         self.queues = tuple(queues)
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_requests = Counter(
@@ -117,6 +121,8 @@ class ApiMetrics:
         self.snapshot = StoreSnapshot()
         self.last_system: SystemSample | None = None
         self.registry.register(_StoreCollector(self))
+        if child_restarts is not None:
+            self.registry.register(_ChildCollector(child_restarts))
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:
         method = method if method in HTTP_METHODS else OTHER
@@ -137,6 +143,23 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ChildCollector(Collector):
+    """Restarts of embedded mode's children, read when scraped."""
+
+    def __init__(self, restarts: ChildRestarts) -> None:
+        self.restarts = restarts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "embedded_child_restarts",
+            "Times serve restarted one of its children after it exited",
+            labels=["child"],
+        )
+        for child, count in sorted(self.restarts().items()):
+            family.add_metric([child], count)
+        yield family
 
 
 class _StoreCollector(Collector):

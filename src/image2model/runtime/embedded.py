@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 
@@ -117,7 +117,7 @@ def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
         banner = _private_redis_line(redis, worker.child, beat.child)
         _print_banner(settings, host, port, redis_line=banner)
         api_settings = settings.model_copy(update={"REDIS_URL": redis.url})
-        _run_api(api_settings, listener, give_up=give_up)
+        _run_api(api_settings, listener, give_up=give_up, child_restarts=supervisor.restart_counts)
         if supervisor.gave_up is None:
             return 0
         slot = supervisor.gave_up
@@ -145,7 +145,11 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _run_api(
-    settings: Settings, listener: socket.socket, *, give_up: threading.Event | None = None
+    settings: Settings,
+    listener: socket.socket,
+    *,
+    give_up: threading.Event | None = None,
+    child_restarts: Callable[[], dict[str, int]] | None = None,
 ) -> None:
     """Serve until stopped by a signal, or until `give_up` is set."""
     from image2model.api.app import create_app
@@ -153,7 +157,7 @@ def _run_api(
 
     host, port = listener.getsockname()[:2]
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, child_restarts=child_restarts),
         host=host,
         port=port,
         log_level=settings.LOG_LEVEL.lower(),
