@@ -5,6 +5,7 @@ Layout (prefix `i2m:`):
   job:{id}:items       hash   file_id → item JSON
   job:{id}:events      stream progress events; entry ids are the SSE ids
   jobs:active          set    ids of jobs not yet terminal (recovery scans these)
+  jobs:unfinalized     zset   closed jobs whose manifest is not written yet → closing time
   owner:{key_id}:jobs  zset   job ids by creation time (listings)
   owner:{key_id}:active counter of the key's unfinished jobs (per-key cap)
   lease:{id}:{file_id} string worker holding the item; expires unless renewed
@@ -25,6 +26,7 @@ The job's keys expire `JOB_TTL` after it ends; while active they carry no TTL. O
 PREFIX = "i2m"
 ACTIVE_JOBS = f"{PREFIX}:jobs:active"
 ALL_JOBS = f"{PREFIX}:jobs:all"
+UNFINALIZED_JOBS = f"{PREFIX}:jobs:unfinalized"
 WORKERS = f"{PREFIX}:workers"
 FAL_SLOTS = f"{PREFIX}:fal:slots"
 FAL_SLOT_TTL_MS = 60_000

@@ -105,7 +105,7 @@ class Housekeeper(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from image2model.jobs.recovery import recover_stalled
+        from image2model.jobs.recovery import recover_stalled, refinalize
 
         store = self.app.resources.store
         interval = max(0.5, self.app.settings.LEASE_SECONDS / 3)
@@ -113,6 +113,7 @@ class Housekeeper(threading.Thread):
             try:
                 store.heartbeat(self.worker_name)
                 recover_stalled(store, self.app)
+                refinalize(store, self.app)
             except redis.RedisError as error:
                 # Redis restarting: the next round retries; leases keep items safe meanwhile
                 log.warning("worker.housekeeping.failed error=%s", error)

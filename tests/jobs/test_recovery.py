@@ -101,3 +101,41 @@ def test_duplicate_deliveries_do_nothing_twice(stack: Stack) -> None:
     ]
     assert len(terminal) == 1
     app.close()
+
+
+def age_job(stack: Stack, job_id: str, seconds: float) -> None:
+    """Make the job look `seconds` older, as if its messages had been waiting that long."""
+    meta = json.loads(stack.redis.hget(keys.job_key(job_id), "meta"))
+    meta["created_at"] -= seconds
+    stack.redis.hset(keys.job_key(job_id), "meta", json.dumps(meta))
+
+
+def test_a_queued_item_whose_message_was_lost_is_sent_again(stack: Stack) -> None:
+    job = upload(stack, [("lost.png", image_bytes())], delay="0")
+    job_id = job["job_id"]
+    # The fan-out happened, then its messages were lost (a Redis that restarted without them).
+    stack.redis.delete("batch_processing")
+    stack.redis.hset(keys.job_key(job_id), "dispatched", "1")
+    age_job(stack, job_id, 60)
+
+    stack.start_worker(concurrency=1)
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job_id}/stream")
+    assert events[-1].event == "task_completed"
+    assert set(completed_transitions(stack, job_id).values()) == {1}
+
+
+def test_a_closed_job_whose_finalize_was_lost_is_finalized(stack: Stack) -> None:
+    stack.start_worker(concurrency=1)
+    job = upload(stack, [("closed.png", image_bytes())], delay="0")
+    job_id = job["job_id"]
+    manifest = stack.settings.results_dir / job_id / "manifest.json"
+    wait_until(manifest.exists, what="the first manifest")
+    wait_until(lambda: not stack.redis.zscore(keys.UNFINALIZED_JOBS, job_id), what="finalized")
+    # As if finalize_batch had never run (lost message, or a full disk when it did).
+    manifest.unlink()
+    stack.redis.zadd(keys.UNFINALIZED_JOBS, {job_id: time.time() - 60})
+
+    wait_until(manifest.exists, timeout=30, what="finalize_batch to be sent again")
+    wait_until(lambda: not stack.redis.zscore(keys.UNFINALIZED_JOBS, job_id), what="finalized")
+    assert json.loads(manifest.read_text())["status"] == "completed"

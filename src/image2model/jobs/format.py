@@ -23,6 +23,7 @@ from image2model.keys import (
     ACTIVE_JOBS,
     ALL_JOBS,
     EVENTS_MAXLEN,
+    UNFINALIZED_JOBS,
     events_key,
     items_key,
     job_key,
@@ -127,7 +128,7 @@ def transition_call(
 ) -> tuple[list[str], list[Any]]:
     """KEYS and ARGV of `jobs/lua.py`'s UPDATE_ITEM for `patch`."""
     mode = "start" if patch.starts_attempt else "update"
-    keys = [job_key(job_id), items_key(job_id), events_key(job_id), ACTIVE_JOBS]
+    keys = [job_key(job_id), items_key(job_id), events_key(job_id), ACTIVE_JOBS, UNFINALIZED_JOBS]
     args = [file_id, patch.to_json(), time.time(), EVENTS_MAXLEN, ttl, job_id, mode]
     return keys, args
 

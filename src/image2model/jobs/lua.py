@@ -5,10 +5,11 @@ how many workers, redeliveries or cancel requests race on the same job.
 """
 
 UPDATE_ITEM = r"""
--- KEYS: job hash, items hash, events stream, active-jobs set
+-- KEYS: job hash, items hash, events stream, active-jobs set, unfinalized-jobs zset
 -- ARGV: file_id, patch (JSON), now, stream maxlen, ttl, job_id, mode (update|start)
 local RANK = {queued = 0, processing = 1, completed = 2, failed = 2, cancelled = 2}
 local job_key, items_key, stream_key, active_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local unfinalized_key = KEYS[5]
 local file_id, now, maxlen, ttl, job_id = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 
 local raw = redis.call('HGET', items_key, file_id)
@@ -106,6 +107,7 @@ redis.call('EXPIRE', job_key, ttl)
 redis.call('EXPIRE', items_key, ttl)
 redis.call('EXPIRE', stream_key, ttl)
 redis.call('SREM', active_key, job_id)
+redis.call('ZADD', unfinalized_key, ARGV[3], job_id)
 local counter = redis.call('HGET', job_key, 'active_counter')
 if counter then redis.call('DECR', counter) end
 return {2, final}

@@ -18,6 +18,9 @@ QUEUED_GRACE_SECONDS = 30.0
 this long: its message was lost (a Redis restart) or sits with a worker that died. A message
 that was only held back by a busy worker makes the resend a duplicate, which does nothing."""
 GENERATION_QUEUE = "model_generation"
+FINALIZE_GRACE_SECONDS = 30.0
+"""A closed job whose manifest is not written after this long gets `finalize_batch` again
+(its message was lost, or it failed on a full disk)."""
 
 
 class TaskSender(Protocol):
@@ -63,3 +66,14 @@ def recover_stalled(store: WorkerStore, sender: TaskSender) -> int:
                 sender.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
                 requeued += 1
     return requeued
+
+
+def refinalize(store: WorkerStore, sender: TaskSender) -> int:
+    """Send `finalize_batch` again for closed jobs that have not been finalized; how many."""
+    sent = 0
+    for job_id in store.unfinalized(closed_before=time.time() - FINALIZE_GRACE_SECONDS):
+        if store.claim_requeue(job_id, "finalize"):
+            log.warning("job.finalize.resent job_id=%s", job_id, extra={"job_id": job_id})
+            sender.send_task("tasks.finalize_batch", args=[job_id])
+            sent += 1
+    return sent

@@ -17,6 +17,7 @@ from image2model.keys import (
     ACTIVE_JOBS,
     ALL_JOBS,
     FILE_INDEX_TTL,
+    UNFINALIZED_JOBS,
     WORKERS,
     events_key,
     file_key,
@@ -122,6 +123,7 @@ class JobStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(job_key(job_id), items_key(job_id), events_key(job_id))
             pipe.srem(ACTIVE_JOBS, job_id)
+            pipe.zrem(UNFINALIZED_JOBS, job_id)
             pipe.zrem(owner_jobs_key(owner), job_id)
             pipe.zrem(ALL_JOBS, job_id)
             await pipe.execute()

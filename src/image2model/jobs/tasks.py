@@ -115,10 +115,14 @@ def finalize_batch(self: Task, job_id: str) -> None:
     """After the job closed: write its manifest next to the results, drop scratch files."""
     resources = self.app.resources
     job = resources.store.get(job_id)
-    if job is None or not job.status.is_terminal:
+    if job is None:  # expired or deleted: nothing left to describe
+        resources.store.mark_finalized(job_id)
+        return
+    if not job.status.is_terminal:
         return
     maintenance.write_manifest(resources.storage, job)
     maintenance.drop_scratch(resources.storage, job_id)
+    resources.store.mark_finalized(job_id)
     log.info("job.finalized job_id=%s status=%s", job_id, job.status.value)
 
 

@@ -15,6 +15,7 @@ from image2model.jobs.transitions import Patch
 from image2model.keys import (
     ACTIVE_JOBS,
     REQUEUE_GUARD_SECONDS,
+    UNFINALIZED_JOBS,
     WORKER_FORGET_SECONDS,
     WORKERS,
     broker_queue_keys,
@@ -81,6 +82,14 @@ class WorkerStore:
     def mark_results_expired(self, job_id: str) -> None:
         """Say the job's files are gone; downloads answer 410 from now on."""
         fmt.run_sync(self.redis, fmt.write_results_expired(job_id, time.time()))
+
+    def mark_finalized(self, job_id: str) -> None:
+        """The job's manifest is written: nothing more to do for it after its close."""
+        self.redis.zrem(UNFINALIZED_JOBS, job_id)
+
+    def unfinalized(self, closed_before: float) -> list[str]:
+        """Jobs closed before `closed_before` (epoch seconds) whose finalize has not run."""
+        return list(self.redis.zrangebyscore(UNFINALIZED_JOBS, "-inf", closed_before))
 
     def queue_is_empty(self, queue: str) -> bool:
         """No message waits on the Celery queue `queue` (any priority)."""
