@@ -114,13 +114,16 @@ class Stack:
     base_url: str = ""
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     redis: redis.Redis = field(init=False)
+    output_dir: Path | None = None
+    """Where the workers' stdout goes (DATA_DIR unless set)."""
 
     def __post_init__(self) -> None:
         self.redis = redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
 
     def start_worker(self, concurrency: int = 2, wait: bool = True) -> subprocess.Popen[bytes]:
         before = set(self.redis.zrange(WORKERS, 0, -1))
-        log = open(Path(self.env["DATA_DIR"]) / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        output_dir = self.output_dir or Path(self.env["DATA_DIR"])
+        log = open(output_dir / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-m", "image2model", "worker", "--concurrency", str(concurrency)],
             env=self.env,

@@ -17,6 +17,7 @@ AppError (500 INTERNAL_ERROR)
 
 from __future__ import annotations
 
+import errno
 from typing import Any, ClassVar
 
 
@@ -108,3 +109,8 @@ class ServiceUnavailable(AppError):
 class StorageFull(AppError):
     status_code = 507
     error_code = "STORAGE_FULL"
+
+
+def is_storage_full(error: BaseException) -> bool:
+    """An OSError saying the disk (or the user's quota) is full."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from image2model import meshes
+from image2model.errors import StorageFull, is_storage_full
 from image2model.providers.base import GenerationRequest, Provider, ProviderContext
 
 PROVIDER_SPAN = (5.0, 90.0)
@@ -37,7 +38,8 @@ def make_model(
     stem: str,
 ) -> meshes.FinalModel:
     """Generate, then post-process into `result_dir/<stem>.glb` and its preview; the work
-    directory is removed either way. Raises ProviderError, Cancelled or InvalidModel."""
+    directory is removed either way. Raises ProviderError, Cancelled, InvalidModel, or
+    StorageFull (leaving none of the item's files) when the disk is full."""
     try:
         context.step(PROVIDER_SPAN[0], f"Generating with {provider.name}")
         result = provider.generate(request, context)
@@ -50,5 +52,13 @@ def make_model(
             face_limit_applied=result.face_limit_applied,
             preview=result.preview_path,
         )
+    except OSError as error:
+        if not is_storage_full(error):
+            raise
+        for leftover in (result_dir / f"{stem}.glb", result_dir / f"{stem}.png"):
+            leftover.unlink(missing_ok=True)
+        raise StorageFull(
+            "The server's disk is full; send the image again once space is freed"
+        ) from None
     finally:
         shutil.rmtree(request.work_dir, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -15,7 +14,13 @@ from typing import BinaryIO
 import anyio
 from redis.exceptions import RedisError
 
-from image2model.errors import NotFound, RateLimited, ServiceUnavailable, StorageFull
+from image2model.errors import (
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    StorageFull,
+    is_storage_full,
+)
 from image2model.identity import Principal
 from image2model.images import prepare_image
 from image2model.jobs import transitions
@@ -120,7 +125,7 @@ class JobService:
             yield
         except BaseException as error:
             await anyio.to_thread.run_sync(self.storage.delete_job, job_id)
-            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_storage_full(error):
                 raise StorageFull("The server's storage is full; try again later") from None
             raise
 

@@ -11,6 +11,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from image2model import meshes
+from image2model.errors import StorageFull, is_storage_full
 from image2model.jobs import maintenance, transitions
 from image2model.jobs.pipeline import ItemContext, run_item
 from image2model.jobs.transitions import Patch
@@ -90,7 +91,7 @@ def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> Pat
         return run_item(job, file_id, provider=metered, storage=resources.storage, context=context)
     except Cancelled:
         return transitions.cancel()
-    except (ProviderError, meshes.InvalidModel) as error:
+    except (ProviderError, meshes.InvalidModel, StorageFull) as error:
         return transitions.fail(error.code, error.message)
     except SoftTimeLimitExceeded:
         return transitions.fail("TIMEOUT", "Generation took longer than the time limit")
@@ -120,8 +121,15 @@ def finalize_batch(self: Task, job_id: str) -> None:
         return
     if not job.status.is_terminal:
         return
-    maintenance.write_manifest(resources.storage, job)
     maintenance.drop_scratch(resources.storage, job_id)
+    try:
+        maintenance.write_manifest(resources.storage, job)
+    except OSError as error:
+        if not is_storage_full(error):
+            raise
+        # left unfinalized: the housekeeper sends this task again later
+        log.warning("job.finalize.storage_full job_id=%s", job_id)
+        return
     resources.store.mark_finalized(job_id)
     log.info("job.finalized job_id=%s status=%s", job_id, job.status.value)
 

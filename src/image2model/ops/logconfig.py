@@ -8,6 +8,7 @@ line leaves the process.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import logging
@@ -25,6 +26,7 @@ from typing import Any
 from pythonjsonlogger.json import JsonFormatter
 
 from image2model.config import Settings
+from image2model.errors import is_storage_full
 from image2model.ops import context
 
 LOG_TYPES: dict[str, str] = {
@@ -109,6 +111,8 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
         )
         self._identity: tuple[int, int] | None = None
         self._checked_at = 0.0
+        self.dropped = 0
+        """Lines not written because the disk was full (stdout still has them)."""
 
     def _open(self) -> io.TextIOWrapper:
         stream = super()._open()
@@ -124,6 +128,19 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
                 self.stream.close()
                 self.stream = None  # type: ignore[assignment]
         super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A full disk drops the line quietly (and counts it): no traceback per line, and the
+        next line tries again, so writing resumes by itself once space is freed."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) and is_storage_full(error):
+            self.dropped += 1
+            if self.stream is not None:
+                with contextlib.suppress(OSError):
+                    self.stream.close()
+                self.stream = None  # type: ignore[assignment]
+            return
+        super().handleError(record)
 
     def doRollover(self) -> None:
         if self.stream:

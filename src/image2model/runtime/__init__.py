@@ -38,6 +38,7 @@ def run_beat() -> int:
 def _checked(redis_for: str | None = None) -> Settings:
     """The settings, once the data directory is usable and (for `redis_for`) Redis is named."""
     from image2model.config import SettingsError, load_settings
+    from image2model.errors import is_storage_full
 
     settings = load_settings()
     named = settings.REDIS_URL or {"REDIS_HOST", "REDIS_PORT"} & settings.model_fields_set
@@ -53,6 +54,8 @@ def _checked(redis_for: str | None = None) -> Settings:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
+        if is_storage_full(error):  # a full disk is not a bad setting: work resumes with space
+            return settings
         raise SettingsError(
             f"DATA_DIR={str(path)!r} is not a writable directory ({error.strerror})"
         ) from None

@@ -1,0 +1,99 @@
+"""A full disk: uploads get 507, items fail STORAGE_FULL with no files left, and the service
+recovers by itself once space is freed. DATA_DIR is a small tmpfs (needs mount rights)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from image2model.keys import UNFINALIZED_JOBS
+from tests.conftest import Stack, image_bytes, start_stack, stop_stack
+from tests.jobs.test_batch_e2e import upload
+from tests.support.sse import read_until_terminal
+from tests.support.waiting import wait_until
+
+SIZE = "8m"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def full_disk_stack(small_disk: Path, tmp_path: Path) -> Iterator[Stack]:
+    stack, server = start_stack(small_disk / "data")
+    stack.output_dir = tmp_path  # a worker's terminal is not on the full disk
+    try:
+        yield stack
+    finally:
+        stop_stack(stack, server)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of `disk`; the file returned gives them back when removed."""
+    filler = disk / "filler"
+    with filler.open("wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    with contextlib.suppress(OSError), filler.open("ab") as out:  # the last partial block
+        while True:
+            out.write(b"\0" * 512)
+            out.flush()
+    return filler
+
+
+def test_a_full_disk_is_a_clear_failure_and_the_service_recovers(
+    full_disk_stack: Stack, small_disk: Path
+) -> None:
+    stack = full_disk_stack
+    accepted = upload(stack, [(f"d{i}.png", image_bytes()) for i in range(3)], delay="0")
+    filler = fill(small_disk)
+    with stack.client() as client:
+        refused = client.post(
+            "/api/v1/upload/", files=[("files", ("late.png", image_bytes(), "image/png"))]
+        )
+    assert refused.status_code == 507 and refused.json()["error_code"] == "STORAGE_FULL"
+
+    stack.start_worker(concurrency=1)
+    job_id = accepted["job_id"]
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job_id}/stream")
+        items = client.get(f"/api/v1/models/job/{job_id}").json()["items"]
+        health = client.get("/api/v1/health/")
+    assert events[-1].event == "task_failed"
+    assert {i["error"]["code"] for i in items} == {"STORAGE_FULL"}
+    assert all(str(small_disk) not in i["error"]["message"] for i in items)
+    results = stack.settings.results_dir / job_id
+    leftovers = [p.name for p in results.rglob("*")] if results.exists() else []
+    assert leftovers == [], leftovers
+    assert health.status_code == 200
+
+    filler.unlink()  # space comes back: new work succeeds, the old job gets its manifest
+    again = upload(stack, [("after.png", image_bytes())], delay="0")
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{again['job_id']}/stream")
+    assert events[-1].event == "task_completed"
+    wait_until(
+        lambda: stack.redis.zscore(UNFINALIZED_JOBS, job_id) is None,
+        timeout=60,
+        what="the failed job's manifest once space is back",
+    )
+    assert (results / "manifest.json").exists()
