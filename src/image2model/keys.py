@@ -12,6 +12,7 @@ Layout (prefix `i2m:`):
   requeue:{id}:{file}  string marks a recent re-enqueue of a stalled item
   file:{file_id}       string the job an uploaded image belongs to (new jobs from old uploads)
   workers              zset   worker name → last heartbeat (readiness)
+  storage:id           string the upload tree's identity (`Storage.identity`), set by the API
   ratelimit:…          (limits library) moving-window request counters per key or client IP
   fal:slots            zset   holders of fal request slots → expiry (ms); shared concurrency cap
   jobs:all             zset   every job id by creation time (admin listing, metrics); pruned
@@ -28,6 +29,7 @@ ACTIVE_JOBS = f"{PREFIX}:jobs:active"
 ALL_JOBS = f"{PREFIX}:jobs:all"
 UNFINALIZED_JOBS = f"{PREFIX}:jobs:unfinalized"
 WORKERS = f"{PREFIX}:workers"
+STORAGE_ID = f"{PREFIX}:storage:id"
 FAL_SLOTS = f"{PREFIX}:fal:slots"
 FAL_SLOT_TTL_MS = 60_000
 """A fal slot holder that stops renewing (its worker died) frees the slot after this long."""

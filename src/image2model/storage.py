@@ -70,6 +70,27 @@ def atomic_copy(source: Path, target: Path) -> None:
         raise
 
 
+IDENTITY_FILE = ".storage-id"
+
+
+def storage_identity(data_dir: Path, *, create: bool) -> str | None:
+    """A random id kept in `data_dir`, so processes on several hosts can tell whether they
+    see the same storage; made on first use when `create`."""
+    path = data_dir / IDENTITY_FILE
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        if not create:
+            return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip() or None
+    with os.fdopen(fd, "w") as out:
+        out.write(new_id() + "\n")
+    return path.read_text().strip()
+
+
 class Storage:
     """The upload and result trees of one deployment."""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import image_bytes
 from tests.runtime.test_serve import service_env
 
 SECRET = "short-secret"
@@ -55,3 +56,39 @@ def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path: Path, case: str) ->
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("image2model: ") and name in lines[0], lines[0]
     assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
+
+
+def test_a_worker_that_sees_other_storage_than_the_api_refuses_to_start(
+    make_stack,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    stack = make_stack()  # the API has published its storage's identity
+    env = {**stack.env, "DATA_DIR": str(tmp_path / "elsewhere")}
+    result = subprocess.run(
+        [sys.executable, "-m", "image2model", "worker"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("image2model: DATA_DIR=") and "same shared volume" in lines[0]
+    assert stack.start_worker(concurrency=1).poll() is None  # the API's own DATA_DIR is fine
+
+
+def test_a_missing_upload_fails_without_showing_server_paths(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.jobs.test_batch_e2e import upload
+    from tests.support.sse import read_until_terminal
+
+    job = upload(stack, [("gone.png", image_bytes())], provider="local")
+    for path in (stack.settings.upload_dir / job["job_id"]).iterdir():
+        path.unlink()
+    stack.start_worker(concurrency=1)
+    with stack.client() as client:
+        read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
+        (item,) = client.get(f"/api/v1/models/job/{job['job_id']}").json()["items"]
+    assert item["status"] == "failed" and item["error"]["code"] == "INVALID_IMAGE"
+    assert str(stack.settings.data_dir) not in item["error"]["message"], item["error"]
+    assert "/" not in item["error"]["message"], item["error"]

@@ -6,12 +6,14 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from limits.aio.storage import RedisStorage
+from redis.exceptions import RedisError
 
 from image2model import __version__
 from image2model.api import (
@@ -42,7 +44,7 @@ from image2model.ops import lifecycle as ops_lifecycle
 from image2model.ops.logconfig import configure_logging
 from image2model.ops.metrics import ChildRestarts
 from image2model.providers.registry import build_providers
-from image2model.storage import Storage
+from image2model.storage import Storage, storage_identity
 from image2model.worker import QUEUES, create_celery
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
         store = JobStore(client, ttl=settings.JOB_TTL)
         storage = Storage(settings.upload_dir, settings.results_dir)
         storage.ensure()
+        await _publish_storage_identity(store, settings.data_dir)
         hub = EventHub(store)
         app.state.rate_limits = rate_limits(settings, client)
         jobs = JobService(
@@ -158,3 +161,17 @@ def rate_limits(settings: Settings, client: aioredis.Redis) -> RateLimits | None
         connection_pool=client.connection_pool,
     )
     return RateLimits(storage, settings.RATE_LIMIT_PER_MINUTE, settings.RATE_LIMIT_PER_HOUR)
+
+
+async def _publish_storage_identity(store: JobStore, data_dir: Path) -> None:
+    """Tell workers which storage the API uses, so one that sees another refuses to start."""
+    try:
+        identity = await anyio.to_thread.run_sync(lambda: storage_identity(data_dir, create=True))
+    except OSError as error:  # a full or read-only disk: uploads will say so; start anyway
+        log.warning("storage.identity.unwritten error=%s", error)
+        return
+    if identity is not None:
+        try:
+            await store.publish_storage_identity(identity)
+        except RedisError as error:  # Redis not up yet: the readiness check reports it
+            log.warning("storage.identity.unpublished error=%s", error)

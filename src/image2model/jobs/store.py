@@ -17,6 +17,7 @@ from image2model.keys import (
     ACTIVE_JOBS,
     ALL_JOBS,
     FILE_INDEX_TTL,
+    STORAGE_ID,
     UNFINALIZED_JOBS,
     WORKERS,
     events_key,
@@ -114,6 +115,10 @@ class JobStore:
             (job_of_events_key(str(stream)), fmt.parse_events(entries))
             for stream, entries in (reply or [])
         ]
+
+    async def publish_storage_identity(self, identity: str) -> None:
+        """The identity of the storage the API writes uploads to (`Storage.identity`)."""
+        await self.redis.set(STORAGE_ID, identity)
 
     async def mark_results_expired(self, job_id: str) -> None:
         """Say the job's files are gone; downloads answer 410 from now on."""

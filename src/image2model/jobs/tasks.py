@@ -11,6 +11,7 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from image2model import meshes
+from image2model.config import Settings
 from image2model.errors import StorageFull, is_storage_full
 from image2model.jobs import maintenance, transitions
 from image2model.jobs.pipeline import ItemContext, run_item
@@ -92,7 +93,7 @@ def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> Pat
     except Cancelled:
         return transitions.cancel()
     except (ProviderError, meshes.InvalidModel, StorageFull) as error:
-        return transitions.fail(error.code, error.message)
+        return transitions.fail(error.code, _without_paths(error.message, task.app.settings))
     except SoftTimeLimitExceeded:
         return transitions.fail("TIMEOUT", "Generation took longer than the time limit")
     except Exception as error:  # a bug must end the item visibly, not leave it processing
@@ -100,6 +101,17 @@ def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> Pat
         return transitions.fail(
             "INTERNAL_ERROR", f"Generation failed unexpectedly ({type(error).__name__})"
         )
+
+
+def _without_paths(message: str, settings: Settings) -> str:
+    """A failure as clients read it: this server's storage paths are not theirs to see."""
+    for folder, name in (
+        (settings.upload_dir, "UPLOAD_DIR"),
+        (settings.results_dir, "RESULTS_DIR"),
+        (settings.data_dir, "DATA_DIR"),
+    ):
+        message = message.replace(str(folder), name)
+    return message
 
 
 def _finish(task: Task, store: WorkerStore, job_id: str, file_id: str, patch: Patch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from image2model.config import Settings
+from image2model.config import Settings, SettingsError
 
 
 def run_worker(settings: Settings, *, concurrency: int | None, queues: str | None) -> int:
@@ -17,6 +17,7 @@ def run_worker(settings: Settings, *, concurrency: int | None, queues: str | Non
     if unknown or not names:
         print(f"unknown queue(s) {unknown}; the queues are {', '.join(QUEUES)}", file=sys.stderr)
         return 2
+    _check_same_storage(settings)
     app = create_celery(settings)
     _log_as(settings, "worker")
     app.worker_main(
@@ -52,3 +53,31 @@ def _log_as(settings: Settings, log_type: str) -> None:
     from image2model.ops.logconfig import configure_logging
 
     configure_logging(settings, log_type)
+
+
+def _check_same_storage(settings: Settings) -> None:
+    """SettingsError when the API published a storage identity this host's DATA_DIR lacks:
+    every item would fail, since the worker could not read the uploads."""
+    import redis
+
+    from image2model.keys import STORAGE_ID
+    from image2model.runtime.redis_url import redacted
+    from image2model.storage import IDENTITY_FILE, storage_identity
+
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=3, socket_connect_timeout=3, decode_responses=True
+    )
+    try:
+        expected = client.get(STORAGE_ID)
+    except redis.RedisError:  # Redis not up yet: Celery waits for it; nothing to compare
+        return
+    finally:
+        client.close()
+    if expected is None:
+        return
+    if storage_identity(settings.data_dir, create=False) != expected:
+        raise SettingsError(
+            f"DATA_DIR={str(settings.data_dir)!r} is not the storage the API at "
+            f"{redacted(settings.redis_url)} uses ({IDENTITY_FILE} there is missing or "
+            "different): mount the same shared volume as DATA_DIR on every host"
+        )

@@ -36,7 +36,16 @@ def load_photo(path: Path) -> Photo:
             upright.load()
             return _to_photo(_fit(upright))
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise ProviderError("INVALID_IMAGE", f"Cannot read the image: {exc}") from exc
+        raise ProviderError("INVALID_IMAGE", f"Cannot read the image: {_why(exc)}") from exc
+
+
+def _why(error: Exception) -> str:
+    """The decoder's reason, without the file's path on this server."""
+    if isinstance(error, UnidentifiedImageError):
+        return "not a recognised image format"
+    if isinstance(error, OSError) and error.filename:
+        return error.strerror or type(error).__name__
+    return str(error)[:200]
 
 
 def _fit(image: Image.Image) -> Image.Image:
