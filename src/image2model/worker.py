@@ -112,7 +112,7 @@ class Housekeeper(threading.Thread):
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.worker_name)
-                recover_stalled(store, self.app)
+                recover_stalled(store, self.app, lease_seconds=self.app.settings.LEASE_SECONDS)
                 refinalize(store, self.app)
             except redis.RedisError as error:
                 # Redis restarting: the next round retries; leases keep items safe meanwhile

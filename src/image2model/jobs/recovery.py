@@ -13,10 +13,11 @@ log = logging.getLogger(__name__)
 
 UNDISPATCHED_GRACE_SECONDS = 30.0
 """A queued job not fanned out after this long lost its `process_batch` message."""
-QUEUED_GRACE_SECONDS = 30.0
+QUEUED_GRACE_LEASES = 3
 """A queued item of a fanned-out job, with no message waiting on the queue, is sent again after
-this long: its message was lost (a Redis restart) or sits with a worker that died. A message
-that was only held back by a busy worker makes the resend a duplicate, which does nothing."""
+this many lease periods: its message was lost (a Redis restart) or sits with a worker that
+died. A message only held back by a busy worker makes the resend a duplicate, which does
+nothing."""
 GENERATION_QUEUE = "model_generation"
 FINALIZE_GRACE_SECONDS = 30.0
 """A closed job whose manifest is not written after this long gets `finalize_batch` again
@@ -27,12 +28,13 @@ class TaskSender(Protocol):
     def send_task(self, name: str, args: list[str]) -> object: ...
 
 
-def recover_stalled(store: WorkerStore, sender: TaskSender) -> int:
+def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: float) -> int:
     """Re-enqueue items that have no way forward; return how many.
 
     That is an item marked processing whose lease expired (its worker died), and a queued
-    item whose message is nowhere to be seen (see `QUEUED_GRACE_SECONDS`).
+    item whose message is nowhere to be seen (see `QUEUED_GRACE_LEASES`).
     """
+    queued_grace = QUEUED_GRACE_LEASES * lease_seconds
     requeued = 0
     queue_idle: bool | None = None  # looked up once, and only when it matters
     for job_id in store.active_jobs():
@@ -49,7 +51,7 @@ def recover_stalled(store: WorkerStore, sender: TaskSender) -> int:
             if item.status is ItemStatus.PROCESSING:
                 if store.is_leased(job_id, item.file_id):
                     continue
-            elif item.status is ItemStatus.QUEUED and age > QUEUED_GRACE_SECONDS:
+            elif item.status is ItemStatus.QUEUED and age > queued_grace:
                 if queue_idle is None:
                     queue_idle = store.queue_is_empty(GENERATION_QUEUE)
                 if not queue_idle:

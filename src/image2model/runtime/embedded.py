@@ -122,8 +122,8 @@ def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
             return 0
         slot = supervisor.gave_up
         print(
-            f"image2model: {slot.name} exited {len(slot.crashes)} times within "
-            f"{supervisor.window:.0f} s; stopping (its log lines above say why)",
+            f"image2model: {slot.name} exited {slot.streak} times in a row within "
+            f"{supervisor.startup:.0f} s of starting; stopping (its log lines above say why)",
             file=sys.stderr,
         )
         return 1

@@ -1,10 +1,12 @@
 """Keeping embedded mode's children alive: a crashed one is restarted with backoff.
 
 The supervisor thread watches the private Redis, the worker and beat. A child that exits
-while the service runs is started again after a growing pause; a child that keeps crashing
-(`GIVE_UP_CRASHES` within `CRASH_WINDOW` seconds) stops the service with a clear message,
-since restarting it cannot help. Restarts happen on the supervisor's own thread, which stays
-alive until every child has been stopped (see `SpawningThread`).
+while the service runs is started again, after a pause that grows while it keeps exiting
+soon after each start. A child that ran for a while before it died (the OOM killer) is
+simply restarted; one that exits `GIVE_UP_STREAK` times in a row within `STARTUP_SECONDS`
+of being started cannot start at all, and stops the service with a clear message (the rule
+supervisord calls `startsecs`/`startretries`). Restarts happen on the supervisor's own
+thread, which stays alive until every child has been stopped (see `SpawningThread`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,9 +22,10 @@ from image2model.runtime.children import Child, SpawningThread, StopLadder
 log = logging.getLogger(__name__)
 
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-"""Seconds before the n-th restart in a row of one child (the last one repeats)."""
-CRASH_WINDOW = 60.0
-GIVE_UP_CRASHES = 5
+"""Seconds before the n-th restart in a streak of quick exits (the last one repeats)."""
+STARTUP_SECONDS = 10.0
+"""A child that exits sooner than this after its start failed to start."""
+GIVE_UP_STREAK = 5
 WATCH_INTERVAL = 0.2
 
 
@@ -36,7 +38,9 @@ class Slot:
     restart: Callable[[], Child]
     ladder: StopLadder
     restarts: int = 0
-    crashes: deque[float] = field(default_factory=deque)
+    started_at: float = field(default_factory=time.monotonic)
+    streak: int = 0
+    """Exits in a row, each within `STARTUP_SECONDS` of its start (the first may be later)."""
     due: float | None = None
     """When the pending restart is due (monotonic seconds); None while the child runs."""
 
@@ -53,13 +57,13 @@ class Supervisor(SpawningThread):
         on_give_up: Callable[[Slot], None],
         *,
         backoff: Sequence[float] = BACKOFF,
-        window: float = CRASH_WINDOW,
-        limit: int = GIVE_UP_CRASHES,
+        startup: float = STARTUP_SECONDS,
+        limit: int = GIVE_UP_STREAK,
     ) -> None:
         super().__init__(name="image2model-supervisor", daemon=True)
         self.slots: list[Slot] = []
         self.on_give_up = on_give_up
-        self.backoff, self.window, self.limit = tuple(backoff), window, limit
+        self.backoff, self.startup, self.limit = tuple(backoff), startup, limit
         self.gave_up: Slot | None = None
         self._halted = threading.Event()
         self._finished = threading.Event()
@@ -107,25 +111,25 @@ class Supervisor(SpawningThread):
             self._restart(slot)
 
     def _crashed(self, slot: Slot, code: int, now: float) -> None:
-        slot.crashes.append(now)
-        while slot.crashes and slot.crashes[0] < now - self.window:
-            slot.crashes.popleft()
-        if len(slot.crashes) >= self.limit:
+        quick = now - slot.started_at < self.startup
+        slot.streak = slot.streak + 1 if quick else 1
+        if quick and slot.streak >= self.limit:
             log.error(
-                "runtime.child.gave_up name=%s code=%s crashes=%d window_s=%.0f",
+                "runtime.child.gave_up name=%s code=%s quick_exits=%d startup_s=%.0f",
                 slot.name,
                 code,
-                len(slot.crashes),
-                self.window,
+                slot.streak,
+                self.startup,
             )
             self.gave_up = slot
             self.on_give_up(slot)
             return
-        delay = self.backoff[min(len(slot.crashes) - 1, len(self.backoff) - 1)]
+        delay = self.backoff[min(slot.streak - 1, len(self.backoff) - 1)]
         log.error("runtime.child.exited name=%s code=%s restart_in_s=%.1f", slot.name, code, delay)
         slot.due = now + delay
 
     def _restart(self, slot: Slot) -> None:
+        slot.started_at = time.monotonic()
         try:
             slot.child = slot.restart()
         except Exception as error:  # a failed start is one more crash, with its own backoff
