@@ -236,6 +236,33 @@ def test_a_busy_port_fails_before_anything_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "redis").exists()
 
 
+@pytest.mark.parametrize(
+    ("keys", "missing"),
+    [
+        ({"API_KEY": "user-key-0123456789abcdef"}, "ADMIN_API_KEY"),
+        ({"ADMIN_API_KEY": "admin-key-0123456789abcdef"}, "API_KEYS (or API_KEY)"),
+    ],
+)
+def test_a_public_bind_needs_user_keys_and_the_admin_key(
+    tmp_path: Path, keys: dict[str, str], missing: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "image2model", "serve", "--host", "0.0.0.0", "--port", "9"],
+        env={**service_env(tmp_path / "data"), **keys},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"image2model: refusing to listen on 0.0.0.0 without {missing}: a service reachable "
+        "from other machines needs user keys for clients and the admin key for operators. "
+        "Set both, or serve on 127.0.0.1 (the default) for local use."
+    ]
+    assert not (tmp_path / "data" / "redis").exists()
+
+
 def test_a_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     result = run_serve(tmp_path, "--host", "0.0.0.0", "--port", "9")

@@ -44,9 +44,11 @@ def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
     """Run until interrupted; 0 on a requested stop, 1 when a part failed, 2 if refused."""
     host = host or settings.HOST
     port = port or settings.PORT
-    if not settings.auth_enabled and not is_loopback(host):
-        print(open_bind_refusal(host), file=sys.stderr)
-        return 2
+    if not is_loopback(host):
+        refusal = public_bind_refusal(settings, host)
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return 2
     _configure_logging(settings)
     try:
         # bound before anything starts, so a busy port fails at once with nothing to undo
@@ -78,12 +80,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_bind_refusal(host: str) -> str:
-    return (
-        f"image2model: refusing to listen on {host} without API keys: anyone who can reach "
-        "this address could use the service. Set API_KEYS (or API_KEY) and ADMIN_API_KEY, "
-        "or serve on 127.0.0.1 (the default) for local use."
-    )
+def public_bind_refusal(settings: Settings, host: str) -> str | None:
+    """Why `host`, reachable from other machines, cannot be served with these keys; None if
+    it can (a user key and the admin key are both set)."""
+    if not settings.auth_enabled:
+        return (
+            f"image2model: refusing to listen on {host} without API keys: anyone who can "
+            "reach this address could use the service. Set API_KEYS (or API_KEY) and "
+            "ADMIN_API_KEY, or serve on 127.0.0.1 (the default) for local use."
+        )
+    if not (settings.API_KEY or settings.API_KEYS) or not settings.ADMIN_API_KEY:
+        missing = "ADMIN_API_KEY" if not settings.ADMIN_API_KEY else "API_KEYS (or API_KEY)"
+        return (
+            f"image2model: refusing to listen on {host} without {missing}: a service "
+            "reachable from other machines needs user keys for clients and the admin key "
+            "for operators. Set both, or serve on 127.0.0.1 (the default) for local use."
+        )
+    return None
 
 
 def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
