@@ -34,6 +34,23 @@ CASES = {
 }
 
 
+def refused(
+    command: str, env: dict[str, str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run `image2model <command>`, which must stop with exit code 2 and one stderr line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "image2model", command],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    return result, lines[0]
+
+
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path: Path, case: str) -> None:
     command, settings, name = CASES[case]
@@ -43,18 +60,8 @@ def test_a_bad_setting_is_one_line_and_exit_code_2(tmp_path: Path, case: str) ->
     env.update({k: v.format(file=afile) for k, v in settings.items()})
     if command == "serve":
         env.setdefault("REDIS_URL", "redis://127.0.0.1:1/0")  # never reached
-    result = subprocess.run(
-        [sys.executable, "-m", "image2model", command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2, result.stderr
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("image2model: ") and name in lines[0], lines[0]
+    result, line = refused(command, env, tmp_path)
+    assert line.startswith("image2model: ") and name in line, line
     assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
 
 
@@ -64,17 +71,8 @@ def test_a_worker_that_sees_other_storage_than_the_api_refuses_to_start(
 ) -> None:
     stack = make_stack()  # the API has published its storage's identity
     env = {**stack.env, "DATA_DIR": str(tmp_path / "elsewhere")}
-    result = subprocess.run(
-        [sys.executable, "-m", "image2model", "worker"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith("image2model: DATA_DIR=") and "same shared volume" in lines[0]
+    _, line = refused("worker", env, tmp_path)
+    assert line.startswith("image2model: DATA_DIR=") and "same shared volume" in line
     assert stack.start_worker(concurrency=1).poll() is None  # the API's own DATA_DIR is fine
 
 
