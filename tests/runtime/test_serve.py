@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from image2model.runtime.redis_server import private_redis
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -261,6 +262,22 @@ def test_a_public_bind_needs_user_keys_and_the_admin_key(
         "Set both, or serve on 127.0.0.1 (the default) for local use."
     ]
     assert not (tmp_path / "data" / "redis").exists()
+
+
+def test_an_unreachable_redis_is_one_line_and_the_api_still_starts(tmp_path: Path) -> None:
+    url = "redis://:s3cret-password@127.0.0.1:1/0"
+    service = Service(tmp_path / "data", tmp_path / "serve.log", redis_url=url)
+    try:
+        service.wait_for("liveness")
+        wait_until(lambda: "does not answer" in service.output(), what="the Redis line")
+        (line,) = [x for x in service.output().splitlines() if "does not answer" in x]
+        assert line.startswith("image2model: Redis at redis://:***@127.0.0.1:1/0 does not")
+        assert "s3cret" not in service.output()
+        readiness = httpx.get(f"http://127.0.0.1:{service.port}/api/v1/health/readiness")
+        assert readiness.status_code == 503
+        assert service.stop(signal.SIGTERM) == 0
+    finally:
+        service.close()
 
 
 def test_a_public_bind_without_keys_is_refused(tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None) -> int:
         try:
             if settings.REDIS_URL:
                 _print_banner(settings, host, port, redis_line=_remote_redis_line(settings))
+                _warn_if_unreachable(settings)
                 _run_api(settings, listener)
                 return 0
             return _serve_embedded(settings, listener)
@@ -246,3 +247,22 @@ def _remote_redis_line(settings: Settings) -> str:
         f"{redacted(settings.redis_url)} (API only: run `image2model worker` and one "
         "`image2model beat` against the same REDIS_URL and DATA_DIR)"
     )
+
+
+def _warn_if_unreachable(settings: Settings) -> None:
+    """One line on stderr when REDIS_URL does not answer: the API still starts (Redis may come
+    up later) and answers 503 until it does, but the operator should know at once."""
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        print(
+            f"image2model: Redis at {redacted(settings.redis_url)} does not answer ({error}); "
+            "the API answers 503 until it does",
+            file=sys.stderr,
+            flush=True,
+        )
+    finally:
+        client.close()
