@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
-from image2model.jobs.models import ItemStatus, JobStatus
+from image2model.jobs.models import Item, ItemStatus, JobStatus
 from image2model.jobs.worker_store import WorkerStore
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: fl
     """
     queued_grace = QUEUED_GRACE_LEASES * lease_seconds
     requeued = 0
-    queue_idle: bool | None = None  # looked up once, and only when it matters
+    # looked up once per sweep, and only when a queued item has waited long enough
+    queue_idle = functools.cache(lambda: store.queue_is_empty(GENERATION_QUEUE))
     for job_id in store.active_jobs():
         job = store.get(job_id)
         if job is None:
@@ -48,15 +51,8 @@ def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: fl
                     sender.send_task("tasks.process_batch", args=[job_id])
             continue
         for item in job.items:
-            if item.status is ItemStatus.PROCESSING:
-                if store.is_leased(job_id, item.file_id):
-                    continue
-            elif item.status is ItemStatus.QUEUED and age > queued_grace:
-                if queue_idle is None:
-                    queue_idle = store.queue_is_empty(GENERATION_QUEUE)
-                if not queue_idle:
-                    continue
-            else:
+            waited = age > queued_grace
+            if not _stalled(store, job_id, item, waited=waited, queue_idle=queue_idle):
                 continue
             if store.claim_requeue(job_id, item.file_id):
                 log.warning(
@@ -68,6 +64,16 @@ def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: fl
                 sender.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
                 requeued += 1
     return requeued
+
+
+def _stalled(
+    store: WorkerStore, job_id: str, item: Item, *, waited: bool, queue_idle: Callable[[], bool]
+) -> bool:
+    """Processing with no lease (its worker died), or queued past the grace with nothing
+    waiting on the queue (its message is lost or held by a dead worker)."""
+    if item.status is ItemStatus.PROCESSING:
+        return not store.is_leased(job_id, item.file_id)
+    return item.status is ItemStatus.QUEUED and waited and queue_idle()
 
 
 def refinalize(store: WorkerStore, sender: TaskSender) -> int:

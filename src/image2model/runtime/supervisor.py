@@ -44,8 +44,8 @@ class Slot:
     due: float | None = None
     """When the pending restart is due (monotonic seconds); None while the child runs."""
 
-    def stop(self) -> int | None:
-        """Stop the child, if one runs."""
+    def stop(self) -> int:
+        """Stop the current child (at once if it has already exited); its exit code."""
         return self.child.stop(self.ladder)
 
 
