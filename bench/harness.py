@@ -187,7 +187,7 @@ def deployment(**overrides: str) -> Iterator[Stack]:
     keep = os.environ.get("BENCH_KEEP_DATA") == "1"
     data_dir = Path(tempfile.mkdtemp(prefix="i2m-bench-"))
     env = bench_env(data_dir, **overrides)
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client = redis.Redis.from_url(env["REDIS_URL"], decode_responses=True)
     client.flushdb()
     processes = Processes(data_dir)
     try:
@@ -418,14 +418,14 @@ def _run(argv: list[str]) -> str:
         return "unavailable"
 
 
-def machine() -> dict[str, Any]:
+def machine(redis_url: str = REDIS_URL) -> dict[str, Any]:
     """Where the figures were measured."""
     import httptools
     import uvicorn
     import uvloop
 
     memory = Path("/proc/meminfo").read_text().splitlines()[0].split(":")[1].strip()
-    info = redis.Redis.from_url(REDIS_URL).info("server")
+    info = redis.Redis.from_url(redis_url).info("server")
     dirty = _run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"])
     return {
         "uname": " ".join(platform.uname()),

