@@ -36,6 +36,8 @@ FAL_SLOT_TTL_MS = 60_000
 RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
 TASK_METRICS = f"{PREFIX}:metrics:tasks"
 PROVIDER_METRICS = f"{PREFIX}:metrics:providers"
+LOG_METRICS = f"{PREFIX}:metrics:logs"
+"""Log lines workers could not write (full disk), by process kind."""
 BROKER_PRIORITY_STEPS = (3, 6, 9)
 """kombu's Redis transport keeps one list per queue and priority step (0 is the bare name)."""
 EVENTS_MAXLEN = 5000

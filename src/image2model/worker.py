@@ -14,9 +14,11 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 from kombu import Queue
 
+from image2model import redis_clients
 from image2model.config import Settings
 from image2model.jobs.worker_store import WorkerStore
 from image2model.ops import celery_hooks
+from image2model.ops.workermetrics import WorkerMetrics
 from image2model.providers.base import Provider
 from image2model.providers.registry import build_providers
 from image2model.runtime.redis_url import celery_url
@@ -51,7 +53,7 @@ class WorkerApp(Celery):  # type: ignore[misc]
     @cached_property
     def resources(self) -> WorkerResources:
         settings = self.settings
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        client = redis_clients.blocking(settings.redis_url, decode_responses=True)
         storage = Storage(settings.upload_dir, settings.results_dir)
         storage.ensure()
         store = WorkerStore(client, ttl=settings.JOB_TTL, lease_seconds=settings.LEASE_SECONDS)
@@ -68,6 +70,9 @@ def create_celery(settings: Settings) -> WorkerApp:
     app.conf.update(
         broker_url=celery_url(settings.redis_url),
         broker_connection_retry_on_startup=True,
+        # a refused write (-OOM, -MISCONF) in kombu's own calls reconnects, as a dropped
+        # connection does, instead of stopping the worker; redelivery is harmless (leases)
+        broker_channel_error_retry=True,
         broker_transport_options={"visibility_timeout": settings.BROKER_VISIBILITY_TIMEOUT},
         task_serializer="json",
         accept_content=["json"],
@@ -114,6 +119,7 @@ class Housekeeper(threading.Thread):
                 store.heartbeat(self.worker_name)
                 recover_stalled(store, self.app, lease_seconds=self.app.settings.LEASE_SECONDS)
                 refinalize(store, self.app)
+                WorkerMetrics(store.redis).report_dropped_lines("worker")
             except redis.RedisError as error:
                 # Redis restarting: the next round retries; leases keep items safe meanwhile
                 log.warning("worker.housekeeping.failed error=%s", error)

@@ -3,8 +3,6 @@ recovers by itself once space is freed. DATA_DIR is a small tmpfs (needs mount r
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,27 +11,17 @@ import pytest
 from image2model.keys import UNFINALIZED_JOBS
 from tests.conftest import Stack, image_bytes, start_stack, stop_stack
 from tests.jobs.test_batch_e2e import upload
+from tests.support import disks
+from tests.support.disks import fill
+from tests.support.ops import scrape, value
 from tests.support.sse import read_until_terminal
 from tests.support.waiting import wait_until
-
-SIZE = "8m"
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip() or result.returncode}")
-    try:
+    with disks.small_disk(tmp_path) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture
@@ -44,20 +32,6 @@ def full_disk_stack(small_disk: Path, tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stop_stack(stack, server)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free byte of `disk`; the file returned gives them back when removed."""
-    filler = disk / "filler"
-    with filler.open("wb") as out, contextlib.suppress(OSError):
-        while True:
-            out.write(b"\0" * 65536)
-            out.flush()
-    with contextlib.suppress(OSError), filler.open("ab") as out:  # the last partial block
-        while True:
-            out.write(b"\0" * 512)
-            out.flush()
-    return filler
 
 
 def test_a_full_disk_is_a_clear_failure_and_the_service_recovers(
@@ -97,3 +71,10 @@ def test_a_full_disk_is_a_clear_failure_and_the_service_recovers(
         what="the failed job's manifest once space is back",
     )
     assert (results / "manifest.json").exists()
+
+    def dropped(process: str) -> float:
+        return value(scrape(stack)[0], "log_lines_dropped_total", process=process) or 0
+
+    # lines the full disk refused went uncounted nowhere: every process says how many
+    wait_until(lambda: dropped("worker") > 0, what="the worker's dropped log lines")
+    assert dropped("api") > 0

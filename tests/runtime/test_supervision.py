@@ -18,6 +18,7 @@ import redis
 from image2model.keys import events_key
 from tests.conftest import ROOT, image_bytes
 from tests.runtime.test_serve import START_TIMEOUT, STOP_TIMEOUT, Service, assert_all_gone
+from tests.support.disks import fill, small_disk
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -173,3 +174,53 @@ def test_a_child_that_keeps_crashing_stops_the_service_with_one_line(service: Se
     assert len(killed) == 5
     assert "image2model: beat exited 5 times in a row within 10 s of starting" in service.output()
     assert_all_gone(service)
+
+
+def test_a_full_disk_refuses_new_work_keeps_reads_and_recovers(tmp_path: Path) -> None:
+    with small_disk(tmp_path) as disk:
+        full_disk_drill(disk, tmp_path / "serve.log")
+
+
+def full_disk_drill(disk: Path, log: Path) -> None:
+    service = Service(disk / "data", log, env=SLEEPY)
+    try:
+        service.wait_for("readiness")
+        done = upload(service, count=2, delay=0.2)
+        assert wait_terminal(service, done)["status"] == "completed"
+
+        filler = fill(disk)
+        # the next write fails; Redis, which must not acknowledge what it cannot keep,
+        # exits and is restarted to refuse writes instead
+        wait_until(
+            lambda: "runtime.redis.disk_full" in service.output(),
+            timeout=30,
+            what="Redis to run without room to write",
+        )
+        service.wait_for("liveness")
+        with api(service) as client:
+            wait_until(
+                lambda: client.get(f"/status/tasks/{done}/status").status_code == 200,
+                timeout=30,
+                what="reads to answer again",
+            )
+            assert client.get(f"/models/job/{done}").json()["status"] == "completed"
+            listing = client.get(f"/download/{done}/all").json()
+            model = httpx.get(f"http://127.0.0.1:{service.port}{listing['download_urls'][0]}")
+            assert model.status_code == 200 and model.content.startswith(b"glTF")
+            refused = client.post(
+                "/upload/", files=[("files", ("late.png", image_bytes(), "image/png"))]
+            )
+        assert refused.status_code == 507, refused.text
+        assert refused.json()["error_code"] == "STORAGE_FULL"
+
+        filler.unlink()
+        wait_until(
+            lambda: "runtime.redis.disk_writable" in service.output(),
+            timeout=30,
+            what="Redis to take writes again",
+        )
+        again = upload(service, count=1, delay=0.2)
+        assert wait_terminal(service, again)["status"] == "completed"
+        assert service.process.poll() is None
+    finally:
+        service.close()

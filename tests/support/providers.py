@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import redis
 import trimesh
 from PIL import Image
 
+from image2model import redis_clients
 from image2model.config import Settings
 from image2model.providers.base import (
     Cancelled,
@@ -41,7 +41,7 @@ class SleepyProvider:
     )
 
     def __init__(self, settings: Settings) -> None:
-        self.redis = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.redis = redis_clients.blocking(settings.redis_url, decode_responses=True)
 
     def generate(self, request: GenerationRequest, context: ProviderContext) -> GenerationResult:
         item = f"{request.image_path.parent.name}:{request.image_path.stem}"

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from limits.aio.storage import RedisStorage
 from redis.exceptions import RedisError
 
-from image2model import __version__
+from image2model import __version__, redis_clients
 from image2model.api import (
     admin,
     download,
@@ -59,7 +59,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(
+        client = redis_clients.asynchronous(
             settings.redis_url, decode_responses=True, max_connections=2048
         )
         log_setup = configure_logging(settings, "api")

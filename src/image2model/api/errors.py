@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from image2model.errors import AppError
+from image2model.redis_clients import refusal
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _redis_down(request: Request, exc: Exception) -> JSONResponse:
+    if refusal(exc) == "MISCONF":  # Redis cannot write its files: reads still work
+        log.error("redis.cannot_persist path=%s error=%s", request.url.path, exc)
+        body = envelope(507, "STORAGE_FULL", "The server's storage is full; try again later")
+        return JSONResponse(body, status_code=507)
     log.error("redis.unavailable path=%s error=%s", request.url.path, exc)
     body = envelope(503, "SERVICE_UNAVAILABLE", "The job store is unavailable; try again later")
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})

@@ -83,9 +83,9 @@ def _record_task(
     if started is None or client is None or task is None:
         return
     try:
-        WorkerMetrics(client).record_task(
-            task.name, (state or "").lower(), time.monotonic() - started
-        )
+        metrics = WorkerMetrics(client)
+        metrics.record_task(task.name, (state or "").lower(), time.monotonic() - started)
+        metrics.report_dropped_lines("worker")
     except redis.RedisError as error:
         log.warning("metrics.task.unrecorded task=%s error=%s", task.name, error)
 

@@ -270,6 +270,12 @@ def configure_logging(settings: Settings, log_type: str, *, stdout: bool = True)
     return _active
 
 
+def dropped_lines() -> int:
+    """Log lines this process could not write to its file (the disk was full)."""
+    handlers = logging.getLogger().handlers
+    return sum(h.dropped for h in handlers if isinstance(h, SharedRotatingFileHandler))
+
+
 def is_configured() -> bool:
     return any(getattr(h, _OURS, False) for h in logging.getLogger().handlers)
 

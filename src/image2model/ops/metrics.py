@@ -29,7 +29,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from image2model.jobs.store import JobStore
-from image2model.keys import PROVIDER_METRICS, TASK_METRICS, WORKERS, broker_queue_keys
+from image2model.keys import (
+    LOG_METRICS,
+    PROVIDER_METRICS,
+    TASK_METRICS,
+    WORKERS,
+    broker_queue_keys,
+)
+from image2model.ops.logconfig import dropped_lines
 from image2model.ops.system import SystemSample, sample_system
 from image2model.ops.workermetrics import (
     OTHER,
@@ -54,6 +61,7 @@ class StoreSnapshot:
     jobs: dict[str, int] = field(default_factory=dict)
     items: dict[str, int] = field(default_factory=dict)
     workers: int = 0
+    dropped_log_lines: dict[str, int] = field(default_factory=dict)
 
 
 async def read_snapshot(store: JobStore, queues: Sequence[str]) -> StoreSnapshot:
@@ -61,11 +69,12 @@ async def read_snapshot(store: JobStore, queues: Sequence[str]) -> StoreSnapshot
         pipe.hgetall(TASK_METRICS)
         pipe.hgetall(PROVIDER_METRICS)
         pipe.zcount(WORKERS, time.time() - WORKER_ALIVE_SECONDS, "+inf")
+        pipe.hgetall(LOG_METRICS)
         for queue in queues:
             for key in broker_queue_keys(queue):
                 pipe.llen(key)
         replies = await pipe.execute()
-    tasks, providers, workers, *lengths = replies
+    tasks, providers, workers, dropped, *lengths = replies
     per_queue = len(broker_queue_keys(""))
     depth = {
         queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
@@ -79,6 +88,7 @@ async def read_snapshot(store: JobStore, queues: Sequence[str]) -> StoreSnapshot
         jobs=jobs,
         items=items,
         workers=int(workers),
+        dropped_log_lines={process: int(n) for process, n in dropped.items()},
     )
 
 
@@ -204,6 +214,14 @@ class _StoreCollector(Collector):
         workers = GaugeMetricFamily("workers_alive", "Workers with a recent heartbeat")
         workers.add_metric([], snap.workers)
         yield workers
+        dropped = CounterMetricFamily(
+            "log_lines_dropped",
+            "Log lines not written to LOG_DIR because its disk was full, by process kind",
+            labels=["process"],
+        )
+        for process, count in sorted({**snap.dropped_log_lines, "api": dropped_lines()}.items()):
+            dropped.add_metric([process], count)
+        yield dropped
 
 
 def _gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> Metric:

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 import redis
 
-from image2model.keys import PROVIDER_METRICS, TASK_METRICS
+from image2model.keys import LOG_METRICS, PROVIDER_METRICS, TASK_METRICS
+from image2model.ops.logconfig import dropped_lines
 
 TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 PROVIDER_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0)
 TASK_STATUSES = frozenset({"success", "failure", "retry", "revoked"})
 PROVIDER_OUTCOMES = frozenset({"success", "error", "cancelled"})
 OTHER = "other"
+_reported_drops = 0
+"""This process's dropped log lines already added to `LOG_METRICS`."""
 
 
 def bounded(value: str, allowed: Iterable[str]) -> str:
@@ -46,10 +49,18 @@ class WorkerMetrics:
         labels = (provider, model, bounded(outcome, PROVIDER_OUTCOMES))
         self._observe(PROVIDER_METRICS, labels, seconds, PROVIDER_BUCKETS)
 
+    def report_dropped_lines(self, process: str) -> None:
+        """Add the log lines this process dropped since its last report."""
+        global _reported_drops
+        dropped = dropped_lines()
+        if dropped > _reported_drops:
+            self.redis.hincrby(LOG_METRICS, process, dropped - _reported_drops)
+            _reported_drops = dropped
+
     def _observe(
         self, key: str, labels: tuple[str, ...], seconds: float, buckets: Sequence[float]
     ) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.redis.pipeline(transaction=True)  # all or nothing, so safe to retry
         pipe.hincrby(key, _field(labels, "count"), 1)
         pipe.hincrbyfloat(key, _field(labels, "sum"), max(0.0, seconds))
         pipe.hincrby(key, _field(labels, str(_bucket_index(seconds, buckets))), 1)

@@ -108,7 +108,7 @@ def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
         # last out: children it restarted die with its thread (their parent-death signal)
         stack.callback(supervisor.close)
         redis = stack.enter_context(private_redis(settings.data_dir / "redis"))
-        supervisor.watch(Slot("redis", redis.child, redis.restart, STOP_LADDER))
+        supervisor.watch(Slot("redis", redis.child, redis.restart, STOP_LADDER, redis.tend))
         env = {**os.environ, "REDIS_URL": redis.url, "DATA_DIR": str(settings.data_dir)}
         command = [sys.executable, "-m", "image2model"]
 

@@ -32,6 +32,12 @@ MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 APPENDFSYNC = "always"
 """A write is on disk before Redis acknowledges it: a killed Redis loses no item transition
 and no saved provider request (everysec can lose the last second; bench/bench_fsync.py)."""
+WHILE_DISK_FULL = "everysec"
+"""Redis exits when an `always` write fails; with this it refuses writes (-MISCONF), keeps
+answering reads, and takes writes again by itself once space is back."""
+DISK_FULL_EXIT = "Can't recover from AOF write error"
+DURABLE_AGAIN_FREE_BYTES = 1024 * 1024
+"""Free space wanted before `always` is back, so one write does not fill the disk again."""
 
 NOT_FOUND = (
     "no redis-server found for embedded mode. Either install one "
@@ -145,7 +151,17 @@ class PrivateRedis:
 
     def restart(self) -> Child:
         """Start the server again on the same socket and files (it replays its append-only
-        file, so what was acknowledged before a crash is back); RedisServerError if it fails."""
+        file, so what was acknowledged before a crash is back); RedisServerError if it fails.
+
+        After an exit on a full disk, it runs with `WHILE_DISK_FULL` until `tend` finds
+        space again."""
+        if self._exited_on_full_disk():
+            log.warning(
+                "runtime.redis.disk_full dir=%s: writes are refused until space is freed; "
+                "reads keep answering",
+                self.data_dir,
+            )
+            self.appendfsync = WHILE_DISK_FULL
         self.child = _start(
             self.binary, self.data_dir, self.socket_path, self.lock_fd, self.appendfsync
         )
@@ -155,6 +171,35 @@ class PrivateRedis:
             self.child.stop(STOP_LADDER)
             raise
         return self.child
+
+    def tend(self) -> None:
+        """Back to `APPENDFSYNC` once Redis writes again and the disk has room."""
+        if self.appendfsync == APPENDFSYNC or self.child.exit_code() is not None:
+            return
+        client = redis.Redis.from_url(self.url, socket_timeout=1.0)
+        try:
+            if shutil.disk_usage(self.data_dir).free < DURABLE_AGAIN_FREE_BYTES:
+                return
+            if client.info("persistence").get("aof_last_write_status") != "ok":
+                return
+            client.config_set("appendfsync", APPENDFSYNC)
+        except (redis.RedisError, OSError) as error:
+            log.warning("runtime.redis.tend_failed error=%s", error)
+            return
+        finally:
+            client.close()
+        self.appendfsync = APPENDFSYNC
+        log.warning("runtime.redis.disk_writable dir=%s: writes are taken again", self.data_dir)
+
+    def _exited_on_full_disk(self) -> bool:
+        log_path = self.data_dir / "redis.log"
+        try:
+            with log_path.open("rb") as lines:
+                lines.seek(max(0, log_path.stat().st_size - 4096))
+                tail = lines.read().decode(errors="replace").splitlines()[-3:]
+        except OSError:
+            return False
+        return any(DISK_FULL_EXIT in line for line in tail)
 
 
 @contextmanager

@@ -37,6 +37,8 @@ class Slot:
     child: Child
     restart: Callable[[], Child]
     ladder: StopLadder
+    tend: Callable[[], None] | None = None
+    """Called on every watch round while the child runs (embedded Redis: back to durable)."""
     restarts: int = 0
     started_at: float = field(default_factory=time.monotonic)
     streak: int = 0
@@ -104,6 +106,8 @@ class Supervisor(SpawningThread):
         now = time.monotonic()
         if slot.due is None:
             code = slot.child.exit_code()
+            if code is None and slot.tend is not None:
+                slot.tend()
             if code is None or self.gave_up is not None:
                 return
             self._crashed(slot, code, now)

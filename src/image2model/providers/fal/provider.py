@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 
 import httpx
-import redis
 
+from image2model import redis_clients
 from image2model.config import Settings
 from image2model.providers.base import (
     GenerationRequest,
@@ -76,7 +76,7 @@ class FalProvider:
 
     @cached_property
     def _slots(self) -> SlotPool:
-        client = redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
+        client = redis_clients.blocking(self.settings.redis_url, decode_responses=True)
         return SlotPool(client, self.settings.FAL_MAX_CONCURRENCY)
 
     @cached_property
