@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     FAL_POLL_INTERVAL: float = Field(default=2.0, gt=0, le=60)
     FAL_ITEM_DEADLINE: float = Field(default=1200.0, gt=0)
     FAL_MAX_RETRIES: int = Field(default=8, ge=0, le=100)
+    FAL_SUBMIT_RATE_LIMIT: str | None = Field(
+        default="100/minute", description="paid submits per fal account, all workers together"
+    )
     FAL_REQUEST_TIMEOUT: float = Field(default=60.0, gt=0)
     DEFAULT_PROVIDER: str | None = None
     PROVIDER_PLUGINS: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
@@ -75,7 +79,7 @@ class Settings(BaseSettings):
     WORKER_CONCURRENCY: int = Field(default=2, ge=1, le=256)
     TASK_SOFT_TIME_LIMIT: int = Field(default=1500, gt=0)
     TASK_TIME_LIMIT: int = Field(default=1800, gt=0)
-    TASK_RATE_LIMIT: str | None = "100/m"
+    TASK_RATE_LIMIT: str | None = None
     LEASE_SECONDS: float = Field(default=10.0, gt=0)
     BROKER_VISIBILITY_TIMEOUT: int = Field(default=600, gt=0)
 
@@ -144,10 +148,26 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("TASK_RATE_LIMIT", "DEFAULT_PROVIDER", "FAL_QUEUE_HOST", mode="before")
+    @field_validator(
+        "TASK_RATE_LIMIT",
+        "DEFAULT_PROVIDER",
+        "FAL_QUEUE_HOST",
+        "FAL_SUBMIT_RATE_LIMIT",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value in ("", "none", "off") else value
+
+    @field_validator("FAL_SUBMIT_RATE_LIMIT")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                limits.parse(value)
+            except ValueError:
+                raise ValueError("must be a rate such as 100/minute, or off") from None
+        return value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

@@ -32,6 +32,8 @@ WORKERS = f"{PREFIX}:workers"
 STORAGE_ID = f"{PREFIX}:storage:id"
 FAL_SLOTS = f"{PREFIX}:fal:slots"
 FAL_SLOT_TTL_MS = 60_000
+FAL_SLOTS_FREED = f"{PREFIX}:fal:slots:freed"
+FAL_SUBMIT_RATE_PREFIX = f"{PREFIX}:fal:submits"
 """A fal slot holder that stops renewing (its worker died) frees the slot after this long."""
 RATE_LIMIT_PREFIX = f"{PREFIX}:ratelimit"
 TASK_METRICS = f"{PREFIX}:metrics:tasks"

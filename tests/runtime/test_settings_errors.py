@@ -20,6 +20,7 @@ CASES = {
     "short key": ("serve", {"API_KEY": SECRET}, "API_KEY"),
     "short key in a list": ("serve", {"API_KEYS": f"ci:{SECRET}"}, "API_KEYS"),
     "unknown log level": ("serve", {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    "unreadable rate": ("serve", {"FAL_SUBMIT_RATE_LIMIT": "lots"}, "FAL_SUBMIT_RATE_LIMIT"),
     "http redis url": ("serve", {"REDIS_URL": "http://example.com:6379"}, "REDIS_URL"),
     "redis url without scheme": ("worker", {"REDIS_URL": "redis//host"}, "REDIS_URL"),
     "data dir is a file": ("serve", {"DATA_DIR": "{file}"}, "DATA_DIR"),

@@ -97,6 +97,22 @@ def test_batch_sends_every_option_and_serves_the_files(
     assert FAL_TEST_KEY not in log_text
 
 
+def test_paid_submits_keep_to_the_rate_limit(fal_stack: Callable[..., Stack], fal: FakeFal) -> None:
+    stack = fal_stack(FAL_MAX_CONCURRENCY="6", FAL_SUBMIT_RATE_LIMIT="2/second")
+    stack.start_worker(concurrency=6)
+    images = [(f"r{i}.png", image_bytes((40 * i, 90, 200))) for i in range(6)]
+    done = run_job(stack, images)
+    assert {f["status"] for f in done["status"]["files"]} == {"completed"}
+
+    submitted = sorted(e.received for e in fal.accepted())
+    assert len(submitted) == 6
+    # a moving window of one second: never a third submit within a second of a first
+    for first, third in zip(submitted, submitted[2:], strict=False):
+        assert third - first >= 0.95, submitted
+    messages = [e.data.get("message") for e in done["events"] if e.event == "file_update"]
+    assert "Waiting for FAL_SUBMIT_RATE_LIMIT" in messages
+
+
 def test_invalid_options_are_refused_before_anything_is_paid(
     fal_stack: Callable[..., Stack], fal: FakeFal
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 import redis
 from PIL import Image
 
-from image2model.keys import FAL_SLOTS
+from image2model.keys import FAL_SLOTS, FAL_SLOTS_FREED
+from image2model.providers.base import Cancelled
 from image2model.providers.fal.image import MAX_BYTES, MAX_SIDE, data_uri
 from image2model.providers.fal.slots import SlotPool
 from tests.conftest import redis_url
@@ -55,22 +57,44 @@ def test_slots_cap_holders_and_free_the_dead(client: redis.Redis) -> None:
     assert pool.in_use() == 2
 
 
-def test_hold_releases_on_error_and_waits_for_a_slot(client: redis.Redis) -> None:
-    pool = SlotPool(client, capacity=1)
-    waits: list[float] = []
-    with pytest.raises(RuntimeError), pool.hold(waits.append):
+def test_hold_releases_on_error_and_a_release_wakes_a_waiter(client: redis.Redis) -> None:
+    # a waiter that is not woken looks again only after 60 s: far past the join below
+    pool = SlotPool(client, capacity=1, recheck_seconds=60)
+    with pytest.raises(RuntimeError), pool.hold(lambda: None):
         raise RuntimeError("boom")
     assert pool.in_use() == 0
+    client.delete(FAL_SLOTS_FREED)  # no token left over from that release
     assert pool.try_acquire("other")
 
-    def wait(seconds: float) -> None:
-        waits.append(seconds)
-        if len(waits) == 3:
-            pool.release("other")
+    checks: list[int] = []
+    held: list[str] = []
 
-    with pool.hold(wait) as holder:
-        assert client.zscore(FAL_SLOTS, holder) is not None
-    assert waits == [0.2, 0.2, 0.2]
+    def waiter() -> None:
+        with pool.hold(lambda: checks.append(1)) as holder:
+            held.append(holder)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_until(lambda: checks, timeout=5, what="the waiter to find the pool full")
+    pool.release("other")
+    thread.join(timeout=10)
+    assert held and checks == [1], "the release woke the waiter, which then took the slot"
+    assert pool.in_use() == 0
+
+
+def test_a_cancelled_waiter_stops_waiting(client: redis.Redis) -> None:
+    pool = SlotPool(client, capacity=1, recheck_seconds=0.1)
+    assert pool.try_acquire("other")
+    checks: list[int] = []
+
+    def check() -> None:
+        checks.append(1)
+        if len(checks) == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled), pool.hold(check):
+        pass
+    assert pool.in_use() == 1
 
 
 def _image(path: Path, size: tuple[int, int], fmt: str, mode: str = "RGB") -> Path:

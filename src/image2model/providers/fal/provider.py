@@ -19,6 +19,7 @@ from image2model.providers.fal.models import FalModel, catalogue
 from image2model.providers.fal.queue import FalQueue
 from image2model.providers.fal.run import FalRun, Limits
 from image2model.providers.fal.slots import SlotPool
+from image2model.providers.fal.submits import SubmitRate
 
 
 class FalProvider:
@@ -42,6 +43,7 @@ class FalProvider:
         run = FalRun(
             queue=self._queue,
             slots=self._slots,
+            submits=self._submits,
             downloads=self._downloads,
             model=self._model(request.model),
             request=request,
@@ -78,6 +80,11 @@ class FalProvider:
     def _slots(self) -> SlotPool:
         client = redis_clients.blocking(self.settings.redis_url, decode_responses=True)
         return SlotPool(client, self.settings.FAL_MAX_CONCURRENCY)
+
+    @cached_property
+    def _submits(self) -> SubmitRate | None:
+        rate = self.settings.FAL_SUBMIT_RATE_LIMIT
+        return None if rate is None else SubmitRate(self._slots.redis, rate, self._key())
 
     @cached_property
     def _downloads(self) -> httpx.Client:

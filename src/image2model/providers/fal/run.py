@@ -26,6 +26,7 @@ from image2model.providers.fal.image import data_uri
 from image2model.providers.fal.models import FalModel, wire_value
 from image2model.providers.fal.queue import FalQueue
 from image2model.providers.fal.slots import SlotPool
+from image2model.providers.fal.submits import SubmitRate
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class FalRun:
         *,
         queue: FalQueue,
         slots: SlotPool,
+        submits: SubmitRate | None,
         downloads: httpx.Client,
         model: FalModel,
         request: GenerationRequest,
@@ -71,7 +73,7 @@ class FalRun:
         limits: Limits,
         key: str,
     ) -> None:
-        self.queue, self.slots, self.downloads = queue, slots, downloads
+        self.queue, self.slots, self.submits, self.downloads = queue, slots, submits, downloads
         self.model, self.request, self.context = model, request, context
         self.limits, self.key = limits, key
         self.state = context.load_state()
@@ -89,7 +91,7 @@ class FalRun:
                 "so it is not sent again (that could be paid twice). Run the image again.",
             )
         resumed = "request_id" in self.state
-        with self.slots.hold(self.sleep, force=resumed):
+        with self.slots.hold(self.checkpoint, force=resumed):
             handle = self.queue.handle(self.state) if resumed else self._submit()
             try:
                 result = self._wait_and_fetch(handle)
@@ -98,6 +100,10 @@ class FalRun:
                     self._cancel(handle)
                 raise
         return self._download(result)
+
+    def checkpoint(self) -> None:
+        """Raise if the item was cancelled or its deadline has passed."""
+        self.sleep(0)
 
     def sleep(self, seconds: float) -> None:
         """Sleep in short steps: a cancel is noticed within a second, the deadline is kept."""
@@ -117,6 +123,8 @@ class FalRun:
 
     def _submit(self) -> fal_client.SyncRequestHandle:
         arguments = self._arguments()
+        if self.submits is not None:
+            self.submits.take(self._wait_for_the_rate)
         handle = self._call("submit", lambda: self._submit_once(arguments))
         saved = {f: getattr(handle, f) for f in _HANDLE_FIELDS}
         try:
@@ -129,6 +137,10 @@ class FalRun:
         log.info("fal.submitted endpoint=%s request_id=%s", self.model.endpoint, handle.request_id)
         self._report(5, "Submitted to fal")
         return handle
+
+    def _wait_for_the_rate(self, seconds: float) -> None:
+        self._report(self.progress, "Waiting for FAL_SUBMIT_RATE_LIMIT")
+        self.sleep(seconds)
 
     def _submit_once(self, arguments: dict[str, Any]) -> fal_client.SyncRequestHandle:
         self._save({**self.state, "submitting": True})

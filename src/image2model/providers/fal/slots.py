@@ -3,6 +3,10 @@
 Holders live in a sorted set scored by their expiry (Redis server time, so hosts' clocks do not
 matter). A holder renews its slot while it works; one whose worker died stops renewing and its
 slot frees itself after `FAL_SLOT_TTL_MS`.
+
+Waiting for a slot costs no polling: a release pushes a token on a list that waiters block on
+(BLPOP), so the next item starts the moment a slot frees. A slot freed by expiry pushes
+nothing; waiters look again at least every `RECHECK_SECONDS`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from contextlib import contextmanager
 
 import redis
 
-from image2model.keys import FAL_SLOT_TTL_MS, FAL_SLOTS
+from image2model.keys import FAL_SLOT_TTL_MS, FAL_SLOTS, FAL_SLOTS_FREED
+
+RECHECK_SECONDS = 1
 
 _NOW_MS = """
 local t = redis.call('TIME')
@@ -50,10 +56,17 @@ return 0
 class SlotPool:
     """At most `capacity` holders at once, across processes and hosts."""
 
-    def __init__(self, client: redis.Redis, capacity: int, ttl_ms: int = FAL_SLOT_TTL_MS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        capacity: int,
+        ttl_ms: int = FAL_SLOT_TTL_MS,
+        recheck_seconds: float = RECHECK_SECONDS,
+    ) -> None:
         self.redis = client
         self.capacity = capacity
         self.ttl_ms = ttl_ms
+        self.recheck_seconds = recheck_seconds
         self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
 
@@ -66,17 +79,27 @@ class SlotPool:
         return bool(self._renew(keys=[FAL_SLOTS], args=[holder, self.ttl_ms]))
 
     def release(self, holder: str) -> None:
-        self.redis.zrem(FAL_SLOTS, holder)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrem(FAL_SLOTS, holder)
+        pipe.lpush(FAL_SLOTS_FREED, holder)
+        pipe.ltrim(FAL_SLOTS_FREED, 0, self.capacity - 1)  # tokens nobody waited for
+        pipe.pexpire(FAL_SLOTS_FREED, self.ttl_ms)
+        pipe.execute()
+
+    def wait_for_release(self) -> None:
+        """Block until a holder releases a slot, or `recheck_seconds` pass."""
+        self.redis.blpop([FAL_SLOTS_FREED], timeout=self.recheck_seconds)
 
     def in_use(self) -> int:
         return int(self.redis.zcard(FAL_SLOTS))
 
     @contextmanager
-    def hold(self, wait: Callable[[float], None], *, force: bool = False) -> Iterator[str]:
-        """Hold a slot for the block; `wait(seconds)` sleeps between tries (and may raise)."""
+    def hold(self, check: Callable[[], None], *, force: bool = False) -> Iterator[str]:
+        """Hold a slot for the block; `check()` runs between tries (and may raise to stop)."""
         holder = uuid.uuid4().hex
         while not self.try_acquire(holder, force=force):
-            wait(0.2)
+            check()
+            self.wait_for_release()
         renewer = _Renewer(self, holder)
         renewer.start()
         try:
