@@ -87,13 +87,15 @@ def _measure(
         wall = time.monotonic() - started
     assert events[-1].event == "task_completed", events[-1].data
     polls = Counter(e.request_id for e in fake.entries("status"))
+    streams = Counter(e.request_id for e in fake.entries("stream"))
     ideal = math.ceil(images / slots) * latency
     return {
         "wall": wall,
         "ideal": ideal,
         "ratio": wall / ideal,
-        "status_mean": statistics.mean(polls.values()),
-        "status_max": max(polls.values()),
+        "status_mean": statistics.mean(polls.values()) if polls else 0.0,
+        "status_max": max(polls.values(), default=0),
+        "streams_mean": statistics.mean(streams.values()) if streams else 0.0,
         "submits": len(fake.accepted()),
         "in_flight": fake.max_in_flight(),
     }
@@ -114,7 +116,10 @@ def main() -> None:
         f"{args.images} images, fake fal {args.latency:.1f} s per request, "
         f"FAL_MAX_CONCURRENCY={args.slots}, worker concurrency {args.workers}, FAL_POLL_INTERVAL=2"
     )
-    header = "run  wall s  ideal s  wall/ideal  status/item mean  max  paid submits  max in flight"
+    header = (
+        "run  wall s  ideal s  wall/ideal  status/item mean  max  streams/item"
+        "  paid submits  max in flight"
+    )
     print(header)
     rows = []
     for run in range(1, args.runs + 1):
@@ -122,7 +127,8 @@ def main() -> None:
         rows.append(row)
         print(
             f"{run:>3}  {row['wall']:6.2f}  {row['ideal']:7.1f}  {row['ratio']:10.2f}"
-            f"  {row['status_mean']:16.2f}  {row['status_max']:3.0f}  {row['submits']:12.0f}"
+            f"  {row['status_mean']:16.2f}  {row['status_max']:3.0f}"
+            f"  {row['streams_mean']:12.2f}  {row['submits']:12.0f}"
             f"  {row['in_flight']:13.0f}"
         )
     wall, ideal = statistics.median(r["wall"] for r in rows), rows[0]["ideal"]

@@ -1,8 +1,10 @@
 """A fake FAL.AI queue and CDN: a real HTTPS server on loopback, with a request log and faults.
 
-It speaks the queue protocol fal-client uses (submit → status → result, cancel) under a path
-prefix, answers with URLs of its own (so clients must use the URLs the submit returned), checks
-the key, the model's image field and the image itself, and serves GLB/PNG/WebP results.
+It speaks the queue protocol fal-client uses (submit → status → result, cancel, and the status
+stream: server-sent events on each change, a comment every `stream_keepalive` seconds, closed
+after COMPLETED) under a path prefix, answers with URLs of its own (so clients must use the
+URLs the submit returned), checks the key, the model's image field and the image itself, and
+serves GLB/PNG/WebP results.
 Faults: scripted replies per call kind, random 500/429 (with Retry-After) rates with a bounded
 streak per resource, slow replies, and requests that finish with an error.
 """
@@ -18,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +31,7 @@ import trustme
 from PIL import Image
 
 PREFIX = "/q"
-KINDS = ("submit", "status", "result", "cancel", "file")
+KINDS = ("submit", "status", "stream", "result", "cancel", "file")
 IMAGE_FIELDS = {"fal-ai/hunyuan3d/v2": "input_image_url"}
 TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
 GENERIC_OUTPUTS = ("fal-ai/hunyuan3d/v2", "fal-ai/trellis", "fal-ai/triposr")
@@ -44,6 +47,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    events: Iterator[bytes] | None = None
+    """A server-sent event stream, written as it comes instead of `body`."""
 
 
 @dataclass
@@ -90,9 +95,14 @@ class FakeFal:
         self.rate_500 = 0.0
         self.rate_429 = 0.0
         self.retry_after = (1.0, 2.0)
-        self.fault_kinds = frozenset({"submit", "status", "result"})
+        self.fault_kinds = frozenset({"submit", "status", "stream", "result"})
         self.max_streak = 3
         self.fail_results = False
+        self.streams = True
+        """False: the status stream answers 404, as from a proxy that does not pass it."""
+        self.stream_keepalive = 1.0
+        self.stream_cut_after: float | None = None
+        """Seconds after which each status stream is cut, as by a proxy."""
         self.random = random.Random(1234)
         self._streaks: dict[str, int] = defaultdict(int)
         self._files = _make_files()
@@ -166,7 +176,9 @@ class FakeFal:
         rest = path.removeprefix(PREFIX + "/")
         if rest.startswith("requests/"):
             parts = rest.split("/")
-            kind = {"status": "status", "cancel": "cancel"}.get(parts[-1], "result")
+            kind = {"status": "status", "cancel": "cancel", "stream": "stream"}.get(
+                parts[-1], "result"
+            )
             return kind, parts[1], f"{kind}:{parts[1]}"
         body_key = str(hash(raw))
         return "submit", None, f"submit:{rest}:{body_key}"
@@ -238,9 +250,39 @@ class FakeFal:
         request = self._request(entry)
         if request is None:
             return Reply(404, {"detail": "Request not found"})
+        return Reply(200, self._status_body(request))
+
+    def _stream(self, entry: Entry, raw: bytes) -> Reply:
+        request = self._request(entry)
+        if request is None or not self.streams:
+            return Reply(404, {"detail": "Not found"})
+        return Reply(200, events=self._events(request))
+
+    def _events(self, request: FakeRequest) -> Iterator[bytes]:
+        """Each change of the status as it happens; a comment while nothing changes."""
+        sent = None
+        opened = quiet_since = time.monotonic()
+        cut = self.stream_cut_after
+        while True:
+            if cut is not None and time.monotonic() - opened > cut:
+                return
+            body = self._status_body(request)
+            shown = (body["status"], body.get("queue_position"))
+            if shown != sent:
+                sent, quiet_since = shown, time.monotonic()
+                yield f"data: {json.dumps(body)}\n\n".encode()
+                if body["status"] == "COMPLETED":
+                    return
+            elif time.monotonic() - quiet_since >= self.stream_keepalive:
+                quiet_since = time.monotonic()
+                yield b": keep-alive\n\n"
+            time.sleep(0.005)
+
+    def _status_body(self, request: FakeRequest) -> dict[str, Any]:
         state = self._state(request)
         logs = [{"message": "Generating mesh", "level": "INFO", "timestamp": "2026-01-01T00:00:00"}]
-        body: dict[str, Any] = {"status": state, "response_url": f"{self.base}{entry.path}"}
+        url = f"{self.base}{PREFIX}/requests/{request.request_id}"
+        body: dict[str, Any] = {"status": state, "response_url": url}
         if state == "IN_QUEUE":
             share = 1 - (time.time() - request.submitted) / self.queue_seconds
             body["queue_position"] = max(0, int(share * self.queue_positions))
@@ -250,7 +292,7 @@ class FakeFal:
             body.update(logs=logs, metrics={"inference_time": self.run_seconds})
             if request.cancelled or request.fails:
                 body.update(error="Generation failed", error_type="runner_server_error")
-        return Reply(200, body)
+        return body
 
     def _result(self, entry: Entry, raw: bytes) -> Reply:
         request = self._request(entry)
@@ -330,6 +372,29 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         entry, reply = fake.handle(self.command, self.path, headers, raw)
+        if reply.events is not None:
+            self._stream_events(reply.events)
+        else:
+            self._send(reply)
+        entry.answered = time.time()
+        with fake.lock:
+            fake.log.append(entry)
+
+    def _stream_events(self, events: Iterator[bytes]) -> None:
+        self.close_connection = True  # the stream's end is the connection's
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(event)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass  # the client closed the stream
+
+    def _send(self, reply: Reply) -> None:
         payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)
@@ -345,9 +410,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass  # the client gave up (a timeout test): the reply is still logged
-        entry.answered = time.time()
-        with fake.lock:
-            fake.log.append(entry)
 
     def log_message(self, format: str, *args: Any) -> None:
         return

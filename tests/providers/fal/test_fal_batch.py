@@ -74,8 +74,9 @@ def test_batch_sends_every_option_and_serves_the_files(
     stored = {p.read_bytes() for p in (stack.settings.upload_dir / job_id).iterdir()}
     assert sent_images == stored, "each stored upload sent byte for byte"
     assert fal.max_in_flight() <= 2
-    statuses = Counter(e.request_id for e in fal.entries("status"))
-    assert max(statuses.values()) <= 6, statuses
+    assert fal.entries("status") == [], "completion comes on the status stream: no polling"
+    streams = Counter(e.request_id for e in fal.entries("stream"))
+    assert set(streams) == {e.request_id for e in accepted} and max(streams.values()) == 1
 
     results = stack.settings.results_dir / job_id
     with stack.client() as client:
@@ -157,3 +158,27 @@ def test_models_available_lists_fal_models_and_options(
     assert tripo["face_limit"]["minimum"] == 100
     trellis = {o["name"]: o for o in models["fal-ai/trellis"]["options"]}
     assert trellis["texture_size"]["choices"] == ["512", "1024", "2048"]
+
+
+def test_without_a_status_stream_items_poll(fal_stack: Callable[..., Stack], fal: FakeFal) -> None:
+    fal.streams = False  # a proxy in front of fal that does not pass the stream through
+    stack = fal_stack()
+    stack.start_worker(concurrency=2)
+    done = run_job(stack, [(f"p{i}.png", image_bytes((90 * i, 90, 200))) for i in range(2)])
+    assert {f["status"] for f in done["status"]["files"]} == {"completed"}
+    assert len(fal.accepted()) == 2
+    assert {e.status for e in fal.entries("stream")} == {404}
+    assert {e.request_id for e in fal.entries("status")} == {e.request_id for e in fal.accepted()}
+
+
+def test_a_broken_status_stream_is_opened_again(
+    fal_stack: Callable[..., Stack], fal: FakeFal
+) -> None:
+    fal.run_seconds = 2.0
+    fal.stream_cut_after = 0.3  # every stream is cut 0.3 s after it opens
+    stack = fal_stack()
+    stack.start_worker(concurrency=1)
+    done = run_job(stack, [("cut.png", image_bytes())])
+    assert {f["status"] for f in done["status"]["files"]} == {"completed"}
+    assert len(fal.accepted()) == 1
+    assert len(fal.entries("stream")) >= 3, "reopened after each cut"

@@ -41,7 +41,9 @@ def test_fal_errors_fail_items_with_clear_codes(
     assert "No object found in the image" in error_of(failed)["message"]
     fal.fail_results = False
 
-    fal.script["status"].append(Reply(404, {"detail": "Request not found"}))
+    gone = Reply(404, {"detail": "Request not found"})
+    fal.script["stream"].append(gone)  # taken for a missing stream: the status is asked
+    fal.script["status"].append(gone)
     lost = run_job(stack, [("l.png", image_bytes())])
     assert error_of(lost)["code"] == "PROVIDER_REQUEST_LOST"
     assert len(fal.entries("submit")) == 3, "no error led to a second submit"
@@ -67,9 +69,11 @@ def test_slow_replies_timeouts_and_the_deadline(
     stack = fal_stack(FAL_REQUEST_TIMEOUT="1", FAL_ITEM_DEADLINE="6")
     stack.start_worker(concurrency=1)
 
-    fal.script["status"].extend([Reply(200, None, delay=2.5)] * 2)  # two polls time out
-    slow_polls = run_job(stack, [("p.png", image_bytes())])
-    assert slow_polls["events"][-1].event == "task_completed"
+    fal.script["stream"].extend([Reply(200, None, delay=2.5)] * 2)  # two waits time out
+    slow_streams = run_job(stack, [("p.png", image_bytes())])
+    assert slow_streams["events"][-1].event == "task_completed"
+    # the fake logs a call once it has answered it, 2.5 s late for the abandoned ones
+    wait_until(lambda: len(fal.entries("stream")) == 3, what="two retried stream openings")
     assert len(fal.accepted()) == 1
 
     fal.delay["submit"] = 2.5  # accepted, but the reply comes after our timeout

@@ -7,7 +7,9 @@ fal-client's own pieces, and `FalRun` decides what to retry:
 - `SyncClient(key=…)._client`: the authenticated httpx client with fal's backup-domain transport;
 - `fal_client.client._request`: one request, fal's error parsing (`FalClientHTTPError` with
   `status_code`, `error_type`, headers);
-- `SyncRequestHandle` and its `_parse_status`: fal's `Queued` / `InProgress` / `Completed`.
+- `SyncRequestHandle` and its `_parse_status`: fal's `Queued` / `InProgress` / `Completed`;
+- `_raise_for_status` for the status stream, which `httpx_sse` (fal-client's own SSE reader)
+  opens.
 These are private names of fal-client 1.x (pinned `<2`); the fake-fal tests exercise each one.
 
 Hosts: fal-client reads `FAL_QUEUE_RUN_HOST` at import and always uses `https://`. The submit URL
@@ -18,12 +20,15 @@ has to be set before importing fal-client.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
 import fal_client
 import httpx
-from fal_client.client import QUEUE_URL_FORMAT, _request
+from fal_client.client import QUEUE_URL_FORMAT, _raise_for_status, _request
+from httpx_sse import EventSource, connect_sse
 
 
 def queue_base(host: str | None) -> str:
@@ -72,6 +77,18 @@ class FalQueue:
             self._http, "GET", handle.status_url, params={"logs": 1}, timeout=self.timeout
         )
         return handle._parse_status(response.json())
+
+    @contextmanager
+    def status_stream(self, handle: fal_client.SyncRequestHandle) -> Iterator[EventSource]:
+        """The request's status as server-sent events (`…/status/stream`); fal errors raised
+        as `status` raises them."""
+        url = handle.status_url + "/stream"
+        params = {"logs": 1}
+        with connect_sse(self._http, "GET", url, params=params, timeout=self.timeout) as source:
+            if source.response.is_error:
+                source.response.read()
+                _raise_for_status(source.response)
+            yield source
 
     def result(self, handle: fal_client.SyncRequestHandle) -> dict[str, Any]:
         response = _request(self._http, "GET", handle.response_url, timeout=self.timeout)

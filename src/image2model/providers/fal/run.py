@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import fal_client
 import httpx
+from httpx_sse import SSEError
 
 from image2model.providers.base import (
     Cancelled,
@@ -27,6 +28,7 @@ from image2model.providers.fal.models import FalModel, wire_value
 from image2model.providers.fal.queue import FalQueue
 from image2model.providers.fal.slots import SlotPool
 from image2model.providers.fal.submits import SubmitRate
+from image2model.providers.fal.watch import Ended, StatusWatch
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +36,19 @@ T = TypeVar("T")
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 FIRST_POLL = 0.5
-"""Polls start quick and slow down by half each time up to FAL_POLL_INTERVAL."""
+"""Polls (where fal's status stream is unavailable) start quick and slow down by half each
+time up to FAL_POLL_INTERVAL."""
+WATCH_CHECK_SECONDS = 0.25
+"""How often a cancel or the deadline is checked while the status stream is silent."""
+REOPEN_PAUSE = 0.5
 CANCEL_ATTEMPTS = 3
 _HANDLE_FIELDS = ("request_id", "status_url", "response_url", "cancel_url")
 _GIVING_UP = frozenset({"PROVIDER_TIMEOUT", "PROVIDER_UNAVAILABLE"})
 """We stop waiting on a request fal may still run (and bill): cancel it."""
+
+
+class NoStream(Exception):
+    """This fal (or a proxy in front of it) has no status stream: poll instead."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +171,12 @@ class FalRun:
         return arguments
 
     def _wait_and_fetch(self, handle: fal_client.SyncRequestHandle) -> dict[str, Any]:
-        interval = FIRST_POLL
         submitted = time.time()
-        while True:
-            status = self._call("status", lambda: self.queue.status(handle))
-            if isinstance(status, fal_client.Completed):
-                break
-            self._report_status(status, time.time() - submitted)
-            self.sleep(interval)
-            interval = min(interval * 1.5, self.limits.poll_interval)
+        try:
+            status = self._call("status", lambda: self._watch(handle, submitted))
+        except NoStream:
+            log.info("fal.status_stream.unavailable request_id=%s: polling", handle.request_id)
+            status = self._poll(handle, submitted)
         self._report(88, "Fetching the result from fal")
         if status.error:
             try:
@@ -177,6 +184,41 @@ class FalRun:
             except (fal_client.FalClientHTTPError, httpx.HTTPError) as error:
                 raise failures.final_failure(error, key=self.key) from None
         return self._call("result", lambda: self.queue.result(handle))
+
+    def _watch(
+        self, handle: fal_client.SyncRequestHandle, submitted: float
+    ) -> fal_client.Completed:
+        """Follow fal's status stream until COMPLETED, opening it again if it ends early."""
+        while True:
+            with StatusWatch(self.queue, handle) as watch:
+                while True:
+                    try:
+                        status = watch.get(timeout=WATCH_CHECK_SECONDS)
+                    except fal_client.FalClientHTTPError as error:
+                        if error.status_code in (404, 405, 501):
+                            raise NoStream from None
+                        raise
+                    except SSEError:  # answered, but not with an event stream
+                        raise NoStream from None
+                    self.checkpoint()
+                    if isinstance(status, fal_client.Completed):
+                        return status
+                    if isinstance(status, Ended):
+                        break
+                    if status is not None:
+                        self._report_status(status, time.time() - submitted)
+            self.sleep(REOPEN_PAUSE)
+
+    def _poll(self, handle: fal_client.SyncRequestHandle, submitted: float) -> fal_client.Completed:
+        """Ask for the status until COMPLETED: often at first, then every FAL_POLL_INTERVAL."""
+        interval = FIRST_POLL
+        while True:
+            status = self._call("status", lambda: self.queue.status(handle))
+            if isinstance(status, fal_client.Completed):
+                return status
+            self._report_status(status, time.time() - submitted)
+            self.sleep(interval)
+            interval = min(interval * 1.5, self.limits.poll_interval)
 
     def _download(self, result: dict[str, Any]) -> GenerationResult:
         model_file, preview_file = outputs.model_and_preview(result)
