@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from image2model.generation import make_model, scaled
+from image2model.generation import finish, generate, scaled
 from image2model.jobs import transitions
 from image2model.jobs.models import ItemStatus, Job, ModelStats
 from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
-from image2model.providers.base import Cancelled, GenerationRequest, Provider
+from image2model.providers.base import Cancelled, GenerationRequest, GenerationResult, Provider
 from image2model.storage import Storage
 
 
@@ -60,24 +62,72 @@ class ItemContext:
         return self._cancelled
 
 
-def run_item(
-    job: Job, file_id: str, *, provider: Provider, storage: Storage, context: ItemContext
-) -> Patch:
-    """Make the item's model and return the transition that completes it."""
+GENERATED = "generated"
+"""The provider_state key of a generated model waiting for post-processing: file names in the
+item's work directory, so the step after it runs on any worker that shares DATA_DIR."""
+
+
+def request_for(job: Job, file_id: str, storage: Storage) -> GenerationRequest:
     item = job.item(file_id)
     assert item is not None
-    work_dir = storage.work_dir(job.job_id, file_id)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    request = GenerationRequest(
+    return GenerationRequest(
         image_path=storage.upload_path(job.job_id, item.stored_name),
-        work_dir=work_dir,
+        work_dir=storage.work_dir(job.job_id, file_id),
         face_limit=job.options.face_limit,
         model=job.options.model,
         options=job.options.model_options(),
     )
-    final = make_model(
-        provider, request, context, result_dir=storage.result_dir(job.job_id), stem=item.stem
+
+
+def generate_item(
+    job: Job, file_id: str, *, provider: Provider, storage: Storage, context: ItemContext
+) -> None:
+    """Run the provider and record what it made on the item; post-processing comes next."""
+    request = request_for(job, file_id, storage)
+    request.work_dir.mkdir(parents=True, exist_ok=True)
+    result = generate(provider, request, context)
+    made = {
+        "model": result.model_path.relative_to(request.work_dir).as_posix(),
+        "preview": (
+            result.preview_path.relative_to(request.work_dir).as_posix()
+            if result.preview_path is not None
+            else None
+        ),
+        "face_limit_applied": result.face_limit_applied,
+    }
+    context.save_state({**context.state, GENERATED: made})
+
+
+def generated(state: dict[str, Any], work_dir: Path) -> GenerationResult | None:
+    """The generated model recorded in an item's `state`, if its files are still there."""
+    made = state.get(GENERATED)
+    if not isinstance(made, dict):
+        return None
+    model = work_dir / str(made["model"])
+    preview = work_dir / str(made["preview"]) if made.get("preview") else None
+    if not model.is_file() or (preview is not None and not preview.is_file()):
+        return None
+    return GenerationResult(
+        model_path=model,
+        preview_path=preview,
+        face_limit_applied=bool(made.get("face_limit_applied")),
     )
+
+
+def finish_item(
+    job: Job, file_id: str, result: GenerationResult, *, storage: Storage, context: ItemContext
+) -> Patch:
+    """Post-process the generated model into the results; the transition that completes the
+    item. The work directory is removed either way."""
+    item = job.item(file_id)
+    assert item is not None
+    request = request_for(job, file_id, storage)
+    try:
+        final = finish(
+            result, request, context, result_dir=storage.result_dir(job.job_id), stem=item.stem
+        )
+    finally:
+        shutil.rmtree(request.work_dir, ignore_errors=True)
     return transitions.complete(
         model_file=final.glb_path.name,
         preview_file=final.preview_path.name,

@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -13,8 +14,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from image2model import meshes
 from image2model.config import Settings
 from image2model.errors import StorageFull, is_storage_full
-from image2model.jobs import maintenance, transitions
-from image2model.jobs.pipeline import ItemContext, run_item
+from image2model.jobs import maintenance, pipeline, transitions
+from image2model.jobs.models import Job
+from image2model.jobs.pipeline import ItemContext
 from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
 from image2model.ops.celery_hooks import MeteredProvider
@@ -75,21 +77,53 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
     context = ItemContext(
         store, job_id, file_id, settings.PROGRESS_MIN_INTERVAL, state=dict(item.provider_state)
     )
-    _finish(task, store, job_id, file_id, _attempt(task, job_id, file_id, context))
-
-
-def _attempt(task: Task, job_id: str, file_id: str, context: ItemContext) -> Patch:
     resources = task.app.resources
-    job = resources.store.get(job_id)
-    assert job is not None
-    provider = resources.providers.get(job.options.provider)
-    if provider is None:
-        return transitions.fail(
-            "PROVIDER_UNAVAILABLE", f"Provider {job.options.provider} is not set"
+    work_dir = resources.storage.work_dir(job_id, file_id)
+    if pipeline.generated(context.state, work_dir) is None:  # else made before an interruption
+        provider = resources.providers.get(job.options.provider)
+        if provider is None:
+            unset = f"Provider {job.options.provider} is not set"
+            _finish(task, store, job_id, file_id, transitions.fail("PROVIDER_UNAVAILABLE", unset))
+            return
+        metered = MeteredProvider(provider, store.redis)
+        failure = _attempt(
+            task,
+            job_id,
+            file_id,
+            lambda: pipeline.generate_item(
+                job, file_id, provider=metered, storage=resources.storage, context=context
+            ),
         )
-    metered = MeteredProvider(provider, resources.store.redis)
+        if failure is not None:
+            _finish(task, store, job_id, file_id, failure)
+            return
+    _post_process(task, job, file_id, context)
+
+
+def _post_process(task: Task, job: Job, file_id: str, context: ItemContext) -> None:
+    """Turn the generated model into the item's results, and complete the item."""
+    store: WorkerStore = task.app.resources.store
+    storage = task.app.resources.storage
+    result = pipeline.generated(context.state, storage.work_dir(job.job_id, file_id))
+    if result is None:  # its work directory is gone: generate again (a paid one resumes)
+        task.app.send_task("tasks.generate_single_model", args=[job.job_id, file_id])
+        return
+    outcome = _attempt(
+        task,
+        job.job_id,
+        file_id,
+        lambda: pipeline.finish_item(job, file_id, result, storage=storage, context=context),
+    )
+    assert outcome is not None
+    _finish(task, store, job.job_id, file_id, outcome)
+
+
+def _attempt(
+    task: Task, job_id: str, file_id: str, step: Callable[[], Patch | None]
+) -> Patch | None:
+    """Run one step of the item; its failure as the transition that ends the item."""
     try:
-        return run_item(job, file_id, provider=metered, storage=resources.storage, context=context)
+        return step()
     except Cancelled:
         return transitions.cancel()
     except (ProviderError, meshes.InvalidModel, StorageFull) as error:
