@@ -1,27 +1,35 @@
-"""fal provider: a 25-image batch against the fake fal at 2 s per request, 4 slots.
+"""fal provider: a batch against the fake fal at 2 s per request, with a cap on requests in flight.
 
 Measures wall time from the upload response to the terminal event against the ideal
-ceil(25/4) × 2 s (the cap, not the workers, is the limit), status requests per item (polling
-must not hammer fal: FAL_POLL_INTERVAL at its default, 2 s), paid submits, and the most
-requests the fake saw in flight at once. The deployment is real: Redis (a dedicated DB,
-flushed), the API, one worker process started as `image2model worker`; the only fake is fal,
-served over HTTPS on loopback by `tests/support/fake_fal.py`.
+ceil(images / cap) × 2 s (the cap, not the workers, is the limit), status polls and status
+streams per item, paid submits, the most requests the fake saw in flight at once, and the
+peak memory of the worker processes (pool children included). The deployment is real: Redis
+(a dedicated DB, flushed), the API, one worker started as `image2model worker` and, with
+`--io`, an I/O worker (`image2model worker --io`, FAL_MAX_CONCURRENCY threads); the only fake
+is fal, served over HTTPS on loopback by `tests/support/fake_fal.py`.
 
     .venv/bin/python bench/bench_fal.py [--images 25] [--latency 2] [--slots 4] [--runs 3]
+    .venv/bin/python bench/bench_fal.py --slots 25 --workers 2 --io     # one wave
+    .venv/bin/python bench/bench_fal.py --images 100 --slots 25 --workers 2 --io
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,7 +47,7 @@ from image2model.keys import FAL_SLOTS  # noqa: E402
 KEY = "bench-fal-key-0123456789"
 
 
-def one_run(images: int, latency: float, slots: int, workers: int) -> dict[str, float]:
+def one_run(images: int, latency: float, slots: int, workers: int, io: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="i2m-bench-fal-") as tmp:
         fake = FakeFal(Path(tmp), key=KEY).start()
         fake.queue_seconds, fake.run_seconds = 0.0, latency
@@ -62,14 +70,45 @@ def one_run(images: int, latency: float, slots: int, workers: int) -> dict[str, 
             time.sleep(0.02)
         stack.base_url = f"http://127.0.0.1:{server.server.config.port}"
         try:
-            stack.start_worker(concurrency=workers)
-            return _measure(stack, fake, images, latency, slots)
+            processes = [stack.start_worker(concurrency=workers)]
+            if io:
+                processes.append(stack.start_worker(io=True))
+            with PeakRss(processes) as rss:
+                result = _measure(stack, fake, images, latency, slots)
+            return {**result, "worker_rss_mb": rss.peak_mb}
         finally:
             stack.kill_workers()
             server.stop()
             stack.redis.delete(FAL_SLOTS)
             stack.redis.flushdb()
             fake.stop()
+
+
+class PeakRss(threading.Thread):
+    """The most memory the worker processes (their pool children included) held at once."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        super().__init__(daemon=True)
+        self.roots = [psutil.Process(p.pid) for p in processes]
+        self.peak_mb = 0.0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.1):
+            total = 0
+            for root in self.roots:
+                with contextlib.suppress(psutil.Error):
+                    for process in (root, *root.children(recursive=True)):
+                        total += process.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def __enter__(self) -> PeakRss:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        self.join()
 
 
 def _measure(
@@ -107,6 +146,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--workers", type=int, default=8, help="worker processes (concurrency)")
+    parser.add_argument("--io", action="store_true", help="also run an I/O worker (worker --io)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(
@@ -114,22 +154,23 @@ def main() -> None:
     )
     print(
         f"{args.images} images, fake fal {args.latency:.1f} s per request, "
-        f"FAL_MAX_CONCURRENCY={args.slots}, worker concurrency {args.workers}, FAL_POLL_INTERVAL=2"
+        f"FAL_MAX_CONCURRENCY={args.slots}, worker concurrency {args.workers}"
+        f"{', an I/O worker' if args.io else ''}"
     )
     header = (
         "run  wall s  ideal s  wall/ideal  status/item mean  max  streams/item"
-        "  paid submits  max in flight"
+        "  paid submits  max in flight  workers' peak RSS MB"
     )
     print(header)
     rows = []
     for run in range(1, args.runs + 1):
-        row = one_run(args.images, args.latency, args.slots, args.workers)
+        row = one_run(args.images, args.latency, args.slots, args.workers, args.io)
         rows.append(row)
         print(
             f"{run:>3}  {row['wall']:6.2f}  {row['ideal']:7.1f}  {row['ratio']:10.2f}"
             f"  {row['status_mean']:16.2f}  {row['status_max']:3.0f}"
             f"  {row['streams_mean']:12.2f}  {row['submits']:12.0f}"
-            f"  {row['in_flight']:13.0f}"
+            f"  {row['in_flight']:13.0f}  {row['worker_rss_mb']:20.0f}"
         )
     wall, ideal = statistics.median(r["wall"] for r in rows), rows[0]["ideal"]
     print(f"median wall {wall:.2f} s vs ideal {ideal:.1f} s ({wall / ideal:.2f}×)")

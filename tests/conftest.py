@@ -120,12 +120,16 @@ class Stack:
     def __post_init__(self) -> None:
         self.redis = redis.Redis.from_url(self.settings.redis_url, decode_responses=True)
 
-    def start_worker(self, concurrency: int = 2, wait: bool = True) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, concurrency: int = 2, wait: bool = True, *, io: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """`image2model worker` (`--io`: the I/O worker, its threads from FAL_MAX_CONCURRENCY)."""
         before = set(self.redis.zrange(WORKERS, 0, -1))
         output_dir = self.output_dir or Path(self.env["DATA_DIR"])
         log = open(output_dir / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        argv = ["--io"] if io else ["--concurrency", str(concurrency)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "image2model", "worker", "--concurrency", str(concurrency)],
+            [sys.executable, "-m", "image2model", "worker", *argv],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -18,7 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from image2model import runtime
 
-    return runtime.run_worker(concurrency=args.concurrency, queues=args.queues)
+    return runtime.run_worker(concurrency=args.concurrency, queues=args.queues, io=args.io)
 
 
 def _beat(args: argparse.Namespace) -> int:
@@ -58,9 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run a Celery worker for REDIS_URL")
-    worker.add_argument("--concurrency", type=int, default=None)
     worker.add_argument(
-        "--queues", default=None, help="comma list (default: every queue of the service)"
+        "--io",
+        action="store_true",
+        help="the I/O worker: items of remote providers (fal), in FAL_MAX_CONCURRENCY threads",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="processes (default: WORKER_CONCURRENCY), or threads with --io",
+    )
+    worker.add_argument(
+        "--queues", default=None, help="comma list (default: the CPU queues, or provider_io)"
     )
     worker.set_defaults(handler=_worker)
 

@@ -45,6 +45,8 @@ BROKER_PRIORITY_STEPS = (3, 6, 9)
 EVENTS_MAXLEN = 5000
 REQUEUE_GUARD_SECONDS = 300
 FILE_INDEX_TTL = 7 * 24 * 3600
+WORKER_ALIVE_SECONDS = 30.0
+"""A worker with a heartbeat this recent counts as alive (metrics, routing)."""
 WORKER_FORGET_SECONDS = 3600
 """Heartbeats older than this are dropped from the workers set."""
 

@@ -16,6 +16,7 @@ from kombu import Queue
 
 from image2model import redis_clients
 from image2model.config import Settings
+from image2model.jobs.dispatch import GENERATION_QUEUE, IO_QUEUE
 from image2model.jobs.worker_store import WorkerStore
 from image2model.ops import celery_hooks
 from image2model.ops.workermetrics import WorkerMetrics
@@ -26,11 +27,14 @@ from image2model.storage import Storage
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("batch_processing", "model_generation", "maintenance")
+CPU_QUEUES = ("batch_processing", GENERATION_QUEUE, "maintenance")
+"""What `image2model worker` consumes (prefork processes)."""
+QUEUES = (*CPU_QUEUES, IO_QUEUE)
 TASK_ROUTES = {
     "tasks.process_batch": {"queue": "batch_processing"},
     "tasks.finalize_batch": {"queue": "batch_processing"},
-    "tasks.generate_single_model": {"queue": "model_generation"},
+    "tasks.generate_single_model": {"queue": GENERATION_QUEUE},  # or IO_QUEUE: jobs/dispatch
+    "tasks.finish_model": {"queue": GENERATION_QUEUE},
     "tasks.cleanup_old_files": {"queue": "maintenance"},
 }
 CLEANUP_EVERY_SECONDS = 3600.0
@@ -49,9 +53,18 @@ class WorkerApp(Celery):  # type: ignore[misc]
     """A Celery app that carries the deployment's settings to its tasks."""
 
     settings: Settings
+    io_worker = False
+    """This process is the I/O worker: it generates, and leaves post-processing to others."""
+    _making_resources = threading.Lock()
+
+    @property
+    def resources(self) -> WorkerResources:
+        """Made once per process, on first use (the I/O worker's threads may ask at once)."""
+        with self._making_resources:
+            return self._resources
 
     @cached_property
-    def resources(self) -> WorkerResources:
+    def _resources(self) -> WorkerResources:
         settings = self.settings
         client = redis_clients.blocking(settings.redis_url, decode_responses=True)
         storage = Storage(settings.upload_dir, settings.results_dir)
@@ -117,7 +130,12 @@ class Housekeeper(threading.Thread):
         while not self.stopped.is_set():
             try:
                 store.heartbeat(self.worker_name)
-                recover_stalled(store, self.app, lease_seconds=self.app.settings.LEASE_SECONDS)
+                recover_stalled(
+                    store,
+                    self.app,
+                    lease_seconds=self.app.settings.LEASE_SECONDS,
+                    providers=self.app.resources.providers,
+                )
                 refinalize(store, self.app)
                 WorkerMetrics(store.redis).report_dropped_lines("worker")
             except redis.RedisError as error:

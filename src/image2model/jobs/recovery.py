@@ -5,13 +5,23 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
 
+from image2model.jobs.dispatch import (
+    GENERATION_QUEUE,
+    TaskSender,
+    generation_queue,
+    send_generation,
+)
 from image2model.jobs.models import Item, ItemStatus, JobStatus
+from image2model.jobs.pipeline import GENERATED
 from image2model.jobs.worker_store import WorkerStore
+from image2model.providers.base import Provider
 
 log = logging.getLogger(__name__)
+
+GENERATE = "tasks.generate_single_model"
+FINISH = "tasks.finish_model"
 
 UNDISPATCHED_GRACE_SECONDS = 30.0
 """A queued job not fanned out after this long lost its `process_batch` message."""
@@ -20,17 +30,18 @@ QUEUED_GRACE_LEASES = 3
 this many lease periods: its message was lost (a Redis restart) or sits with a worker that
 died. A message only held back by a busy worker makes the resend a duplicate, which does
 nothing."""
-GENERATION_QUEUE = "model_generation"
 FINALIZE_GRACE_SECONDS = 30.0
 """A closed job whose manifest is not written after this long gets `finalize_batch` again
 (its message was lost, or it failed on a full disk)."""
 
 
-class TaskSender(Protocol):
-    def send_task(self, name: str, args: list[str]) -> object: ...
-
-
-def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: float) -> int:
+def recover_stalled(
+    store: WorkerStore,
+    sender: TaskSender,
+    *,
+    lease_seconds: float,
+    providers: Mapping[str, Provider],
+) -> int:
     """Re-enqueue items that have no way forward; return how many.
 
     That is an item marked processing whose lease expired (its worker died), and a queued
@@ -38,8 +49,9 @@ def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: fl
     """
     queued_grace = QUEUED_GRACE_LEASES * lease_seconds
     requeued = 0
-    # looked up once per sweep, and only when a queued item has waited long enough
-    queue_idle = functools.cache(lambda: store.queue_is_empty(GENERATION_QUEUE))
+    # looked up once per sweep, and only when needed
+    queue_of = functools.cache(lambda name: generation_queue(store, providers.get(name)))
+    idle = functools.cache(store.queue_is_empty)
     for job_id in store.active_jobs():
         job = store.get(job_id)
         if job is None:
@@ -50,30 +62,51 @@ def recover_stalled(store: WorkerStore, sender: TaskSender, *, lease_seconds: fl
                 if store.claim_requeue(job_id, "batch"):
                     sender.send_task("tasks.process_batch", args=[job_id])
             continue
+        queue = queue_of(job.options.provider)
         for item in job.items:
             waited = age > queued_grace
-            if not _stalled(store, job_id, item, waited=waited, queue_idle=queue_idle):
+            step = _stalled_step(store, job_id, item, waited=waited, idle=idle, queue=queue)
+            if step is None or not store.claim_requeue(job_id, item.file_id):
                 continue
-            if store.claim_requeue(job_id, item.file_id):
-                log.warning(
-                    "job.item.requeued job_id=%s file_id=%s",
-                    job_id,
-                    item.file_id,
-                    extra={"job_id": job_id, "request_id": job.request_id},
-                )
-                sender.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
-                requeued += 1
+            log.warning(
+                "job.item.requeued job_id=%s file_id=%s task=%s",
+                job_id,
+                item.file_id,
+                step,
+                extra={"job_id": job_id, "request_id": job.request_id},
+            )
+            if step == FINISH:
+                sender.send_task(FINISH, args=[job_id, item.file_id], queue=GENERATION_QUEUE)
+            else:
+                send_generation(sender, queue, job_id, item.file_id)
+            requeued += 1
     return requeued
 
 
-def _stalled(
-    store: WorkerStore, job_id: str, item: Item, *, waited: bool, queue_idle: Callable[[], bool]
-) -> bool:
-    """Processing with no lease (its worker died), or queued past the grace with nothing
-    waiting on the queue (its message is lost or held by a dead worker)."""
+def _stalled_step(
+    store: WorkerStore,
+    job_id: str,
+    item: Item,
+    *,
+    waited: bool,
+    idle: Callable[[str], bool],
+    queue: str,
+) -> str | None:
+    """The task an item with no way forward needs again, or None if it has one.
+
+    Stalled: processing with no lease (its worker died; a generated model waiting for
+    post-processing only once nothing waits on the CPU queue, where its message sits), or
+    queued past the grace with nothing waiting on its queue (its message is lost or held by
+    a dead worker)."""
     if item.status is ItemStatus.PROCESSING:
-        return not store.is_leased(job_id, item.file_id)
-    return item.status is ItemStatus.QUEUED and waited and queue_idle()
+        if store.is_leased(job_id, item.file_id):
+            return None
+        if GENERATED in item.provider_state:
+            return FINISH if idle(GENERATION_QUEUE) else None
+        return GENERATE
+    if item.status is ItemStatus.QUEUED and waited and idle(queue):
+        return GENERATE
+    return None
 
 
 def refinalize(store: WorkerStore, sender: TaskSender) -> int:

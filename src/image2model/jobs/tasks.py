@@ -6,7 +6,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -14,8 +15,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from image2model import meshes
 from image2model.config import Settings
 from image2model.errors import StorageFull, is_storage_full
-from image2model.jobs import maintenance, pipeline, transitions
-from image2model.jobs.models import Job
+from image2model.jobs import dispatch, maintenance, pipeline, transitions
+from image2model.jobs.models import ItemStatus, Job
 from image2model.jobs.pipeline import ItemContext
 from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
@@ -28,29 +29,56 @@ log = logging.getLogger(__name__)
 @shared_task(bind=True, name="tasks.process_batch")
 def process_batch(self: Task, job_id: str) -> None:
     """Fan a job out: one `generate_single_model` per unfinished item."""
-    store: WorkerStore = self.app.resources.store
+    resources = self.app.resources
+    store: WorkerStore = resources.store
     job = store.get(job_id)
     if job is None or job.status.is_terminal or store.is_dispatched(job_id):
         return
+    queue = dispatch.generation_queue(store, resources.providers.get(job.options.provider))
     for item in job.items:
         if not item.status.is_terminal:
-            self.app.send_task("tasks.generate_single_model", args=[job_id, item.file_id])
+            dispatch.send_generation(self.app, queue, job_id, item.file_id)
     store.mark_dispatched(job_id)
-    log.info("job.dispatched job_id=%s items=%d", job_id, job.total)
+    log.info("job.dispatched job_id=%s items=%d queue=%s", job_id, job.total, queue)
 
 
 @shared_task(bind=True, name="tasks.generate_single_model")
 def generate_single_model(self: Task, job_id: str, file_id: str) -> None:
     """Generate one item's model; a duplicate or late delivery finds nothing to do."""
-    resources = self.app.resources
-    store: WorkerStore = resources.store
-    holder = f"{socket.gethostname()}:{os.getpid()}:{self.request.id}"
+    with _leased(self, job_id, file_id) as store:
+        if store is not None:
+            _generate(self, store, job_id, file_id)
+
+
+@shared_task(bind=True, name="tasks.finish_model")
+def finish_model(self: Task, job_id: str, file_id: str) -> None:
+    """Post-process a model the I/O worker generated, on a CPU worker."""
+    with _leased(self, job_id, file_id) as store:
+        if store is None:
+            return
+        job = store.get(job_id)
+        item = job.item(file_id) if job else None
+        if job is None or item is None or item.status is not ItemStatus.PROCESSING:
+            return  # cancelled meanwhile, or a duplicate of a finished one
+        settings = self.app.settings
+        context = ItemContext(
+            store, job_id, file_id, settings.PROGRESS_MIN_INTERVAL, state=dict(item.provider_state)
+        )
+        _post_process(self, job, file_id, context)
+
+
+@contextmanager
+def _leased(task: Task, job_id: str, file_id: str) -> Iterator[WorkerStore | None]:
+    """Hold the item's lease for the block (the store), or None: another worker holds it."""
+    store: WorkerStore = task.app.resources.store
+    holder = f"{socket.gethostname()}:{os.getpid()}:{task.request.id}"
     if not store.acquire_lease(job_id, file_id, holder):
-        return  # another live worker holds this item
+        yield None
+        return
     renewer = _LeaseRenewer(store, job_id, file_id, holder)
     renewer.start()
     try:
-        _generate(self, store, job_id, file_id)
+        yield store
     finally:
         renewer.stop()
         store.release_lease(job_id, file_id, holder)
@@ -101,12 +129,19 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
 
 
 def _post_process(task: Task, job: Job, file_id: str, context: ItemContext) -> None:
-    """Turn the generated model into the item's results, and complete the item."""
-    store: WorkerStore = task.app.resources.store
-    storage = task.app.resources.storage
+    """Turn the generated model into the item's results, and complete the item (on the I/O
+    worker: hand that to a CPU worker)."""
+    resources = task.app.resources
+    store: WorkerStore = resources.store
+    storage = resources.storage
+    if task.app.io_worker:
+        task.app.send_task("tasks.finish_model", args=[job.job_id, file_id])
+        return
     result = pipeline.generated(context.state, storage.work_dir(job.job_id, file_id))
     if result is None:  # its work directory is gone: generate again (a paid one resumes)
-        task.app.send_task("tasks.generate_single_model", args=[job.job_id, file_id])
+        provider = resources.providers.get(job.options.provider)
+        queue = dispatch.generation_queue(store, provider)
+        dispatch.send_generation(task.app, queue, job.job_id, file_id)
         return
     outcome = _attempt(
         task,

@@ -16,6 +16,7 @@ from image2model.keys import (
     ACTIVE_JOBS,
     REQUEUE_GUARD_SECONDS,
     UNFINALIZED_JOBS,
+    WORKER_ALIVE_SECONDS,
     WORKER_FORGET_SECONDS,
     WORKERS,
     broker_queue_keys,
@@ -107,6 +108,11 @@ class WorkerStore:
         pipe.zadd(WORKERS, {worker: now})
         pipe.zremrangebyscore(WORKERS, "-inf", now - WORKER_FORGET_SECONDS)
         pipe.execute()
+
+    def workers_alive(self, prefix: str) -> bool:
+        """Whether a worker whose name starts with `prefix` sent a heartbeat lately."""
+        recent = self.redis.zrangebyscore(WORKERS, time.time() - WORKER_ALIVE_SECONDS, "+inf")
+        return any(name.startswith(prefix) for name in recent)
 
     def remove_worker(self, worker: str) -> None:
         self.redis.zrem(WORKERS, worker)

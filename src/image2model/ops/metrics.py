@@ -33,6 +33,7 @@ from image2model.keys import (
     LOG_METRICS,
     PROVIDER_METRICS,
     TASK_METRICS,
+    WORKER_ALIVE_SECONDS,
     WORKERS,
     broker_queue_keys,
 )
@@ -48,7 +49,6 @@ from image2model.ops.workermetrics import (
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-WORKER_ALIVE_SECONDS = 30.0
 
 
 @dataclass

@@ -73,7 +73,9 @@ class ProviderContext(Protocol):
 
 class Provider(Protocol):
     """A generator of models. It may also define `unconfigured: str | None`, the reason this
-    server cannot run it (e.g. a missing key), so new jobs refuse it up front."""
+    server cannot run it (e.g. a missing key), so new jobs refuse it up front, and
+    `io_bound = True` when `generate` mostly waits on a remote service: its items then run on
+    the I/O worker's threads (`jobs/dispatch.py`), and must be safe to run side by side."""
 
     @property
     def name(self) -> str: ...

@@ -21,11 +21,11 @@ def serve(host: str | None, port: int | None) -> int:
     return serve_with(_checked(), host=host, port=port)
 
 
-def run_worker(concurrency: int | None, queues: str | None) -> int:
-    """Run a Celery worker for REDIS_URL."""
+def run_worker(concurrency: int | None, queues: str | None, *, io: bool = False) -> int:
+    """Run a Celery worker for REDIS_URL (`io`: the I/O worker)."""
     from image2model.runtime.celery_commands import run_worker as run_worker_with
 
-    return run_worker_with(_checked("worker"), concurrency=concurrency, queues=queues)
+    return run_worker_with(_checked("worker"), concurrency=concurrency, queues=queues, io=io)
 
 
 def run_beat() -> int:

@@ -8,26 +8,41 @@ import sys
 from image2model.config import Settings, SettingsError
 
 
-def run_worker(settings: Settings, *, concurrency: int | None, queues: str | None) -> int:
-    """Run a Celery worker on `settings.redis_url` until it is stopped."""
-    from image2model.worker import QUEUES, create_celery
+def run_worker(
+    settings: Settings, *, concurrency: int | None, queues: str | None, io: bool = False
+) -> int:
+    """Run a Celery worker on `settings.redis_url` until it is stopped.
 
-    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else list(QUEUES)
+    The default worker runs CPU-bound work in WORKER_CONCURRENCY processes; `io` runs the
+    I/O worker instead: items of providers that wait on a remote service, in as many threads
+    as FAL_MAX_CONCURRENCY (see `jobs/dispatch.py`).
+    """
+    from image2model.jobs.dispatch import IO_QUEUE, IO_WORKER_PREFIX
+    from image2model.worker import CPU_QUEUES, QUEUES, create_celery
+
+    default = [IO_QUEUE] if io else list(CPU_QUEUES)
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else default
     unknown = sorted(set(names) - set(QUEUES))
     if unknown or not names:
         print(f"unknown queue(s) {unknown}; the queues are {', '.join(QUEUES)}", file=sys.stderr)
         return 2
     _check_same_storage(settings)
     app = create_celery(settings)
+    app.io_worker = io
     _log_as(settings, "worker")
+    if io:
+        pool = ["--pool", "threads", f"--concurrency={concurrency or settings.FAL_MAX_CONCURRENCY}"]
+    else:
+        pool = [f"--concurrency={concurrency or settings.WORKER_CONCURRENCY}"]
+    name = IO_WORKER_PREFIX if io else "image2model-"
     app.worker_main(
         [
             "worker",
             f"--loglevel={settings.LOG_LEVEL}",
-            f"--concurrency={concurrency or settings.WORKER_CONCURRENCY}",
+            *pool,
             *("--queues", ",".join(names)),
             # unique per process, so several workers can share a host
-            *("--hostname", f"image2model-{os.getpid()}@%h"),
+            *("--hostname", f"{name}{os.getpid()}@%h"),
             # task state lives in the job store, not in revoke lists: no need to sync peers
             "--without-mingle",
             "--without-gossip",

@@ -117,18 +117,29 @@ def _serve_embedded(settings: Settings, listener: socket.socket) -> int:
             # Celery gives its pool processes the same parent-death signal.
             return spawn("worker", [*command, "worker"], death_signal=signal.SIGKILL, env=env)
 
+        def start_io_worker() -> Child:
+            argv = [*command, "worker", "--io"]
+            return spawn("io-worker", argv, death_signal=signal.SIGKILL, env=env)
+
         def start_beat() -> Child:
             return spawn("beat", [*command, "beat"], death_signal=signal.SIGTERM, env=env)
 
         worker = supervisor.watch(Slot("worker", start_worker(), start_worker, WORKER_STOP))
         stack.callback(worker.stop)
+        io_worker = None
+        if settings.fal_configured:  # fal's requests wait in threads, not worker processes
+            slot = Slot("io-worker", start_io_worker(), start_io_worker, WORKER_STOP)
+            io_worker = supervisor.watch(slot)
+            stack.callback(io_worker.stop)
         beat = supervisor.watch(Slot("beat", start_beat(), start_beat, BEAT_STOP))
         stack.callback(beat.stop)
         stack.callback(supervisor.halt)  # no restarts once stopping has begun
         # unwinding runs this first: a second Ctrl-C must not cut the ordered stop short
         stack.callback(_ignore_stop_signals)
         supervisor.start()
-        banner = _private_redis_line(redis, worker.child, beat.child)
+        banner = _private_redis_line(
+            redis, worker.child, beat.child, io_worker.child if io_worker else None
+        )
         _print_banner(settings, host, port, redis_line=banner)
         api_settings = settings.model_copy(update={"REDIS_URL": redis.url})
         _run_api(api_settings, listener, give_up=give_up, child_restarts=supervisor.restart_counts)
@@ -234,18 +245,22 @@ def _print_banner(settings: Settings, host: str, port: int, *, redis_line: str) 
     print(lines, flush=True)
 
 
-def _private_redis_line(redis: PrivateRedis, worker: Child, beat: Child) -> str:
+def _private_redis_line(
+    redis: PrivateRedis, worker: Child, beat: Child, io_worker: Child | None
+) -> str:
+    io = f", I/O worker pid {io_worker.pid}" if io_worker else ""
     return (
         f"private {redis.binary.label} at {redis.url}, files in {redis.data_dir}\n"
-        f"  worker pid {worker.pid}, beat pid {beat.pid} (embedded mode; set REDIS_URL to "
-        "run them on other hosts)"
+        f"  worker pid {worker.pid}{io}, beat pid {beat.pid} (embedded mode; set REDIS_URL "
+        "to run them on other hosts)"
     )
 
 
 def _remote_redis_line(settings: Settings) -> str:
     return (
-        f"{redacted(settings.redis_url)} (API only: run `image2model worker` and one "
-        "`image2model beat` against the same REDIS_URL and DATA_DIR)"
+        f"{redacted(settings.redis_url)} (API only: run `image2model worker`, for fal "
+        "`image2model worker --io`, and one `image2model beat` against the same REDIS_URL "
+        "and DATA_DIR)"
     )
 
 

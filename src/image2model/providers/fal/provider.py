@@ -26,6 +26,8 @@ class FalProvider:
     """Always registered; without FAL_KEY every item fails PROVIDER_NOT_CONFIGURED."""
 
     name = "fal"
+    io_bound = True
+    """Waiting on fal is the whole job: items run on the I/O worker's threads when one is up."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
