@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
     SSE_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0)
+    SSE_LISTENER_BUFFER: int = Field(
+        default=256, ge=1, le=100_000, description="events held for a stream's slow reader"
+    )
     PROGRESS_MIN_INTERVAL: float = Field(default=0.25, ge=0)
     STREAM_TOKEN_TTL: int = Field(default=24 * 3600, gt=0)
     DOWNLOAD_TOKEN_TTL: int = Field(default=3600, gt=0)

@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
         storage = Storage(settings.upload_dir, settings.results_dir)
         storage.ensure()
         await _publish_storage_identity(store, settings.data_dir)
-        hub = EventHub(store)
+        hub = EventHub(store, buffer=settings.SSE_LISTENER_BUFFER)
         app.state.rate_limits = rate_limits(settings, client)
         jobs = JobService(
             store=store,

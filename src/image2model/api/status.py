@@ -13,10 +13,18 @@ from fastapi.responses import StreamingResponse
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import JobSnapshot, progress_event, snapshot
-from image2model.jobs.events import SHUTDOWN_EVENT, TERMINAL_EVENTS, id_key, is_event_id
+from image2model.jobs.events import (
+    BEHIND_EVENT,
+    SHUTDOWN_EVENT,
+    TERMINAL_EVENTS,
+    id_key,
+    is_event_id,
+)
 from image2model.jobs.store import Event
 
 router = APIRouter(prefix="/status", tags=["status"])
+BEHIND_RETRY_MS = 500
+HISTORY_PAGE = 500
 
 
 @router.get("/tasks/{task_id}/status", response_model=JobSnapshot)
@@ -72,27 +80,41 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
                 yield _render(services, terminal)
             return
     async with services.hub.listen(job_id, cursor) as queue:
-        backlog = await store.events_after(job_id, cursor)
-        pending: list[Event] = list(backlog)
+        # what came after the cursor, from the store; then what the hub hands over
+        async for event in _history(services, job_id, cursor):
+            cursor = event.id
+            yield _render(services, event)
+            if event.event in TERMINAL_EVENTS:
+                return
         while True:
-            for event in pending:
-                if event.event == SHUTDOWN_EVENT:  # no id: a reconnect resumes from cursor
-                    yield _shutdown_frame(event)
-                    return
-                if id_key(event.id) <= id_key(cursor):
-                    continue
-                cursor = event.id
-                yield _render(services, event)
-                if event.event in TERMINAL_EVENTS:
-                    return
             try:
-                pending = [await asyncio.wait_for(queue.get(), keepalive)]
+                event = await asyncio.wait_for(queue.get(), keepalive)
             except TimeoutError:
-                pending = []
                 yield ": keep-alive\n\n"
                 continue
-            while not queue.empty():
-                pending.append(queue.get_nowait())
+            if event.event == SHUTDOWN_EVENT:  # no id: a reconnect resumes from cursor
+                yield _shutdown_frame(event)
+                return
+            if event.event == BEHIND_EVENT:  # the client resumes from Redis, not a buffer
+                yield f"retry: {BEHIND_RETRY_MS}\n\n"
+                return
+            if id_key(event.id) <= id_key(cursor):
+                continue
+            cursor = event.id
+            yield _render(services, event)
+            if event.event in TERMINAL_EVENTS:
+                return
+
+
+async def _history(services: Services, job_id: str, cursor: str) -> AsyncIterator[Event]:
+    """The job's stored events after `cursor`, a page at a time."""
+    while True:
+        page = await services.store.events_after(job_id, cursor, count=HISTORY_PAGE)
+        for event in page:
+            yield event
+        if len(page) < HISTORY_PAGE:
+            return
+        cursor = page[-1].id
 
 
 async def _resumable(services: Services, job_id: str, last_event_id: str) -> bool:

@@ -21,6 +21,11 @@ SHUTDOWN_EVENT = "server_shutdown"
 SHUTDOWN = Event(
     id="", event=SHUTDOWN_EVENT, data={"message": "The server is restarting; reconnect shortly"}
 )
+BEHIND_EVENT = "stream_behind"
+"""Put into a listener's full queue in place of what it had not read: its client reads more
+slowly than the job changes. The stream ends; the client resumes from its Last-Event-ID,
+which Redis still holds, so nothing is lost and a slow client holds no growing buffer."""
+BEHIND = Event(id="", event=BEHIND_EVENT, data={})
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -36,9 +41,10 @@ def is_event_id(value: str) -> bool:
 class EventHub:
     """Shares one blocking XREAD per job among all of its SSE listeners in this process."""
 
-    def __init__(self, store: JobStore, *, block_ms: int = 10_000) -> None:
+    def __init__(self, store: JobStore, *, block_ms: int = 10_000, buffer: int = 256) -> None:
         self.store = store
         self.block_ms = block_ms
+        self.buffer = buffer
         self._listeners: dict[str, set[asyncio.Queue[Event]]] = {}
         self._frames: OrderedDict[str, str] = OrderedDict()
         self._readers: dict[str, asyncio.Task[None]] = {}
@@ -46,14 +52,23 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def listen(self, job_id: str, after: str) -> AsyncIterator[asyncio.Queue[Event]]:
-        """A queue of the job's events newer than `after`, with no gap and no duplicate."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        """A queue of the job's events from about now on. The caller reads what came after
+        `after` from the store once this is entered: together they have no gap (an event
+        in both comes twice; compare ids)."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=self.buffer)
         listeners = self._listeners.setdefault(job_id, set())
         listeners.add(queue)
         if self._closing:
-            queue.put_nowait(SHUTDOWN)
+            _deliver(queue, SHUTDOWN)
         if job_id not in self._readers:
-            self._readers[job_id] = asyncio.create_task(self._read(job_id, after))
+            # from the newest event: the history is the caller's to read, and would not fit
+            # a bounded queue (a resumed stream can be thousands of events behind)
+            try:
+                start = await self.store.last_event_id(job_id) or after
+            except (RedisError, OSError):
+                start = after
+            if job_id not in self._readers:
+                self._readers[job_id] = asyncio.create_task(self._read(job_id, start))
         try:
             yield queue
         finally:
@@ -78,7 +93,7 @@ class EventHub:
                 for event in events:
                     cursor = event.id
                     for queue in self._listeners.get(job_id, ()):
-                        queue.put_nowait(event)
+                        _deliver(queue, event)
 
     def frame(self, event: Event, render: Callable[[Event], str]) -> str:
         """`render(event)`, remembered for the most recent events (ids are unique per job)."""
@@ -99,9 +114,20 @@ class EventHub:
         self._closing = True
         for listeners in self._listeners.values():
             for queue in listeners:
-                queue.put_nowait(SHUTDOWN)
+                _deliver(queue, SHUTDOWN)
 
     async def close(self) -> None:
         for reader in self._readers.values():
             reader.cancel()
         self._readers.clear()
+
+
+def _deliver(queue: asyncio.Queue[Event], event: Event) -> None:
+    """Queue `event` for one listener. A full queue means its client reads more slowly than
+    the job changes: what it had not read is dropped for `BEHIND` (or `SHUTDOWN`, when the
+    server stops), which ends its stream."""
+    if queue.full():
+        while not queue.empty():
+            queue.get_nowait()
+        event = SHUTDOWN if event is SHUTDOWN else BEHIND
+    queue.put_nowait(event)

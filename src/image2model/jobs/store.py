@@ -100,6 +100,10 @@ class JobStore:
         entries = await self.redis.xrange(events_key(job_id), count=1)
         return str(entries[0][0]) if entries else None
 
+    async def last_event_id(self, job_id: str) -> str | None:
+        entries = await self.redis.xrevrange(events_key(job_id), count=1)
+        return str(entries[0][0]) if entries else None
+
     async def event(self, job_id: str, event_id: str) -> Event | None:
         entries = await self.redis.xrange(events_key(job_id), min=event_id, max=event_id)
         events = fmt.parse_events(entries)
