@@ -58,6 +58,7 @@ def one_run(images: int, latency: float, slots: int, workers: int, io: bool) -> 
             SSL_CERT_FILE=str(fake.ca_file),
             DEFAULT_PROVIDER="fal",
             FAL_MAX_CONCURRENCY=str(slots),
+            MAX_FILES_PER_UPLOAD=str(max(25, images)),
             PROGRESS_MIN_INTERVAL="0.25",
             LOG_LEVEL="WARNING",
         )

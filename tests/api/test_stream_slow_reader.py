@@ -52,10 +52,14 @@ def raw_stream(stack: Stack, path: str) -> socket.socket:
 
 
 def read_all(sock: socket.socket) -> str:
+    """Everything the server sent, until it closes or goes quiet for a second at the end."""
     sock.settimeout(10)
     chunks = []
     while True:
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            break
         if not chunk:
             break
         chunks.append(chunk)
@@ -74,8 +78,6 @@ def test_a_slow_client_is_told_to_resume_and_misses_nothing(make_stack: callable
     time.sleep(8)  # the job runs to its end while the client reads nothing
     try:
         text = read_all(sock)
-    except TimeoutError:
-        text = ""
     finally:
         sock.close()
     ids = [line[4:] for line in text.splitlines() if line.startswith("id: ")]
@@ -83,7 +85,7 @@ def test_a_slow_client_is_told_to_resume_and_misses_nothing(make_stack: callable
 
     with stack.client() as client:
         rest = read_until_terminal(client, path, headers={"Last-Event-ID": ids[-1]})
-    assert rest[-1].event == "task_completed", (ids[-3:], [(e.event, e.id) for e in rest][:5], text[-400:])
+    assert rest[-1].event == "task_completed"
     stored = [eid for eid, _ in stack.redis.xrange(keys.events_key(job["job_id"]))]
     received = ids[1:] + [e.id for e in rest]  # the first frame is the opening snapshot
     assert received == stored[stored.index(ids[1]) :], "every event once, in order"

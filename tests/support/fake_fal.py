@@ -74,6 +74,8 @@ class FakeRequest:
     fails: bool = False
     cancelled: bool = False
     completed_at: float | None = None
+    changed: threading.Event = field(default_factory=threading.Event)
+    """Set by a cancel, so its status stream says so at once."""
 
 
 class FakeFal:
@@ -276,7 +278,20 @@ class FakeFal:
             elif time.monotonic() - quiet_since >= self.stream_keepalive:
                 quiet_since = time.monotonic()
                 yield b": keep-alive\n\n"
-            time.sleep(0.005)
+            # asleep until the status can next change (no busy loop for many open streams)
+            wait = min(self._next_change(request), self.stream_keepalive)
+            if cut is not None:
+                wait = min(wait, max(0.0, opened + cut - time.monotonic()))
+            request.changed.wait(max(0.001, wait))
+
+    def _next_change(self, request: FakeRequest) -> float:
+        """Seconds until the status body of `request` changes on its own."""
+        elapsed = time.time() - request.submitted
+        ends = self.queue_seconds + self.run_seconds
+        if elapsed < self.queue_seconds:  # the queue position drops in equal steps
+            step = self.queue_seconds / max(1, self.queue_positions)
+            return min(step - elapsed % step, self.queue_seconds - elapsed)
+        return max(0.0, ends - elapsed)
 
     def _status_body(self, request: FakeRequest) -> dict[str, Any]:
         state = self._state(request)
@@ -314,6 +329,7 @@ class FakeFal:
         if self._state(request) == "COMPLETED":
             return Reply(400, {"status": "ALREADY_COMPLETED"})
         request.cancelled = True
+        request.changed.set()
         return Reply(202, {"status": "CANCELLATION_REQUESTED"})
 
     def _file(self, entry: Entry, raw: bytes) -> Reply:
