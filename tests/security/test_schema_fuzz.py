@@ -27,9 +27,9 @@ CHECKS = (
 )
 RUNS = {
     # who: (key, phases, seconds)
-    "admin": (ADMIN_KEY, "examples,coverage,fuzzing,stateful", 50),
-    "user": (USER_KEY, "examples,coverage,fuzzing,stateful", 35),
-    "anonymous": (None, "examples,coverage,fuzzing", 15),
+    "admin": (ADMIN_KEY, "examples,coverage,fuzzing,stateful", 30),
+    "user": (USER_KEY, "examples,coverage,fuzzing,stateful", 20),
+    "anonymous": (None, "examples,coverage,fuzzing", 10),
 }
 
 

@@ -8,13 +8,11 @@ cancel and to its deadline while no event comes.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from typing import Final
 
 import fal_client
-import httpx
 
 from image2model.providers.fal.queue import FalQueue
 
@@ -33,7 +31,7 @@ class StatusWatch:
     def __init__(self, fal: FalQueue, handle: fal_client.SyncRequestHandle) -> None:
         self.fal, self.handle = fal, handle
         self._events: queue.Queue[fal_client.Status | Ended | Exception] = queue.Queue()
-        self._response: httpx.Response | None = None
+        self._opened = False
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._read, name="fal-status-stream", daemon=True)
         self._thread.start()
@@ -50,19 +48,18 @@ class StatusWatch:
         return event
 
     def close(self) -> None:
+        """Stop listening. The reading thread owns the connection (TLS objects are not for
+        two threads) and drops it at the stream's next line: fal ends a stream after
+        COMPLETED, which a cancel brings, and sends a comment every 15 s."""
         self._closed.set()
-        response = self._response
-        if response is not None:
-            with contextlib.suppress(Exception):  # the reading thread sees it and ends
-                response.close()
 
     def _read(self) -> None:
         try:
             with self.fal.status_stream(self.handle) as source:
-                self._response = source.response
-                if self._closed.is_set():
-                    return
+                self._opened = True
                 for event in source.iter_sse():
+                    if self._closed.is_set():
+                        return
                     self._events.put(self.handle._parse_status(event.json()))
             self._events.put(ENDED)
         except Exception as error:
@@ -70,7 +67,7 @@ class StatusWatch:
                 return
             # once open, a broken stream is simply opened again; a failure to open it is
             # the waiting item's to classify (retry, or give up)
-            self._events.put(ENDED if self._response is not None else error)
+            self._events.put(ENDED if self._opened else error)
 
     def __enter__(self) -> StatusWatch:
         return self
