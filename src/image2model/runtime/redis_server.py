@@ -176,10 +176,10 @@ class PrivateRedis:
         """Back to `APPENDFSYNC` once Redis writes again and the disk has room."""
         if self.appendfsync == APPENDFSYNC or self.child.exit_code() is not None:
             return
+        if self._disk_short():
+            return
         client = redis.Redis.from_url(self.url, socket_timeout=1.0)
         try:
-            if shutil.disk_usage(self.data_dir).free < DURABLE_AGAIN_FREE_BYTES:
-                return
             if client.info("persistence").get("aof_last_write_status") != "ok":
                 return
             client.config_set("appendfsync", APPENDFSYNC)
@@ -192,6 +192,9 @@ class PrivateRedis:
         log.warning("runtime.redis.disk_writable dir=%s: writes are taken again", self.data_dir)
 
     def _exited_on_full_disk(self) -> bool:
+        """Its log says so, or (a full disk may not take the log line either) the disk is."""
+        if self._disk_short():
+            return True
         log_path = self.data_dir / "redis.log"
         try:
             with log_path.open("rb") as lines:
@@ -200,6 +203,12 @@ class PrivateRedis:
         except OSError:
             return False
         return any(DISK_FULL_EXIT in line for line in tail)
+
+    def _disk_short(self) -> bool:
+        try:
+            return shutil.disk_usage(self.data_dir).free < DURABLE_AGAIN_FREE_BYTES
+        except OSError:
+            return False
 
 
 @contextmanager
