@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import platform
@@ -42,7 +43,7 @@ from tests.support.fake_fal import FakeFal  # noqa: E402
 from tests.support.sse import read_until_terminal  # noqa: E402
 
 from image2model.config import Settings  # noqa: E402
-from image2model.keys import FAL_SLOTS  # noqa: E402
+from image2model.keys import FAL_SLOTS, events_key, items_key  # noqa: E402
 
 KEY = "bench-fal-key-0123456789"
 
@@ -121,7 +122,7 @@ def _measure(
     ]
     with stack.client(timeout=120) as client:
         response = client.post("/api/v1/upload/", files=files)
-        started = time.monotonic()
+        started, uploaded = time.monotonic(), time.time()
         job = response.json()
         events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
         wall = time.monotonic() - started
@@ -138,7 +139,58 @@ def _measure(
         "streams_mean": statistics.mean(streams.values()) if streams else 0.0,
         "submits": len(fake.accepted()),
         "in_flight": fake.max_in_flight(),
+        **phases(stack, fake, job["job_id"], uploaded),
     }
+
+
+PHASES = ("to_submit", "detect", "download", "hand_off", "post_process")
+
+
+def phases(stack: Stack, fake: FakeFal, job_id: str, uploaded: float) -> dict[str, float]:
+    """Where each item's time outside fal goes, medians in ms, from the job's event stream
+    (Redis timestamps) and the fake's own clock (the same machine):
+
+    to_submit     upload response → the fake receives the item's submit (dispatch, waiting
+                  for a slot, the image's encoding, the request itself)
+    detect        fal's completion → the item asks for the result
+    download      the result fetch and the two file downloads
+    hand_off      files on our disk → post-processing starts (on a CPU worker)
+    post_process  post-processing → the item's completion
+    """
+    marks: dict[str, dict[str, float]] = {}
+    for event_id, fields in stack.redis.xrange(events_key(job_id)):
+        data = json.loads(fields["data"])
+        if fields["event"] != "file_update" or not data.get("message"):
+            continue
+        when = int(event_id.partition("-")[0]) / 1000
+        for name, prefix in MARKS.items():
+            if data["message"].startswith(prefix):
+                marks.setdefault(data["file_id"], {}).setdefault(name, when)
+    items = {fid: json.loads(raw) for fid, raw in stack.redis.hgetall(items_key(job_id)).items()}
+    requests = {r.request_id: r for r in fake.requests.values()}
+    spans: dict[str, list[float]] = {name: [] for name in PHASES}
+    for file_id, item in items.items():
+        mark = marks.get(file_id, {})
+        request = requests.get(item["provider_state"].get("request_id", ""))
+        if request is None or len(mark) < len(MARKS):
+            continue
+        done_at_fal = request.submitted + fake.queue_seconds + fake.run_seconds
+        spans["to_submit"].append(request.submitted - uploaded)
+        spans["detect"].append(mark["fetching"] - done_at_fal)
+        spans["download"].append(mark["downloaded"] - mark["fetching"])
+        spans["hand_off"].append(mark["post_processing"] - mark["downloaded"])
+        spans["post_process"].append(item["finished_at"] - mark["post_processing"])
+    return {
+        f"{name}_ms": round(statistics.median(values) * 1000, 1) if values else math.nan
+        for name, values in spans.items()
+    }
+
+
+MARKS = {
+    "fetching": "Fetching the result",
+    "downloaded": "Model downloaded",
+    "post_processing": "Post-processing",
+}
 
 
 def main() -> None:
@@ -175,6 +227,10 @@ def main() -> None:
         )
     wall, ideal = statistics.median(r["wall"] for r in rows), rows[0]["ideal"]
     print(f"median wall {wall:.2f} s vs ideal {ideal:.1f} s ({wall / ideal:.2f}×)")
+    split = ", ".join(
+        f"{name} {statistics.median(r[f'{name}_ms'] for r in rows):.0f}" for name in PHASES
+    )
+    print(f"per item outside fal, ms (medians over items, then runs): {split}")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,7 @@ class ItemContext:
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= 1.0:
             self._last_cancel_check = now
-            job = self.store.get(self.job_id)
-            item = job.item(self.file_id) if job else None
+            item = self.store.item(self.job_id, self.file_id)
             self._cancelled = item is None or item.status is ItemStatus.CANCELLED
         return self._cancelled
 

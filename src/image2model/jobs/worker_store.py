@@ -10,7 +10,7 @@ import redis
 from image2model.jobs import format as fmt
 from image2model.jobs.format import Outcome
 from image2model.jobs.lua import UPDATE_ITEM
-from image2model.jobs.models import Job
+from image2model.jobs.models import Item, Job
 from image2model.jobs.transitions import Patch
 from image2model.keys import (
     ACTIVE_JOBS,
@@ -20,6 +20,7 @@ from image2model.keys import (
     WORKER_FORGET_SECONDS,
     WORKERS,
     broker_queue_keys,
+    items_key,
     job_key,
     lease_key,
     requeue_key,
@@ -37,6 +38,11 @@ class WorkerStore:
 
     def get(self, job_id: str) -> Job | None:
         return fmt.run_sync(self.redis, fmt.read_job(job_id))
+
+    def item(self, job_id: str, file_id: str) -> Item | None:
+        """One item alone (a job's whole document costs more to read and parse)."""
+        raw = self.redis.hget(items_key(job_id), file_id)
+        return Item.model_validate_json(raw) if raw is not None else None
 
     def request_id(self, job_id: str) -> str | None:
         """The request id saved with the job."""

@@ -101,8 +101,9 @@ class FalRun:
                 "so it is not sent again (that could be paid twice). Run the image again.",
             )
         resumed = "request_id" in self.state
+        arguments = None if resumed else self._arguments()  # ready before a slot is taken
         with self.slots.hold(self.checkpoint, force=resumed):
-            handle = self.queue.handle(self.state) if resumed else self._submit()
+            handle = self.queue.handle(self.state) if arguments is None else self._submit(arguments)
             try:
                 result = self._wait_and_fetch(handle)
             except (Cancelled, ProviderError) as stop:
@@ -131,8 +132,7 @@ class FalRun:
                 return
             time.sleep(min(0.25, left))
 
-    def _submit(self) -> fal_client.SyncRequestHandle:
-        arguments = self._arguments()
+    def _submit(self, arguments: dict[str, Any]) -> fal_client.SyncRequestHandle:
         if self.submits is not None:
             self.submits.take(self._wait_for_the_rate)
         handle = self._call("submit", lambda: self._submit_once(arguments))
