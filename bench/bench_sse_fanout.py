@@ -54,7 +54,10 @@ async def sample_rss(process: psutil.Process, peak: list[int], stop: asyncio.Eve
 async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     assert stack.api is not None
     api = psutil.Process(stack.api.pid)
-    job = upload(stack, args.images, delay=str(args.delay), steps=str(args.steps))
+    if args.provider == "local":  # the offline generator: the worker keeps the cores busy
+        job = upload(stack, args.images, provider="local")
+    else:
+        job = upload(stack, args.images, delay=str(args.delay), steps=str(args.steps))
     path = stream_path(job["job_id"])
     alone = []  # one client at a time: the latency of a stream opened on a quiet server
     for _ in range(args.sequential):
@@ -67,6 +70,10 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     started = time.time()
     clients = await connect_all(stack.api_port, path, args.clients)
     all_connected = time.time() - started
+    slow = clients[: args.slow_readers]
+    for client in slow:  # read nothing for a while: the server must not buffer for them
+        assert client.transport is not None
+        client.transport.pause_reading()
     await asyncio.sleep(1.0)
     rss_connected = api.memory_info().rss
 
@@ -76,7 +83,11 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     cpu_before, wall_before = sum(api.cpu_times()[:2]), time.monotonic()
     own_before = sum(me.cpu_times()[:2])
     await asyncio.to_thread(stack.start_worker, args.slots, args.worker_nice)
-    await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout=300)
+    await asyncio.sleep(args.slow_seconds)
+    for client in slow:
+        assert client.transport is not None
+        client.transport.resume_reading()
+    await asyncio.wait_for(asyncio.gather(*(c.done for c in clients)), timeout=600)
     elapsed = time.monotonic() - wall_before
     api_cpu = (sum(api.cpu_times()[:2]) - cpu_before) / elapsed
     client_cpu = (sum(me.cpu_times()[:2]) - own_before) / elapsed
@@ -88,6 +99,7 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     rss_after = api.memory_info().rss
 
     first = [c.first_frame.result().received - c.started for c in clients]
+    resumed = await resume_slow_readers(stack, job["job_id"], path, slow)
     return {
         "clients": len(clients),
         "cpu_busy_before_pct": busy,
@@ -102,7 +114,36 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "first_event_alone_ms": distribution(alone),
         "api_cpu_during_fanout_pct": round(100 * api_cpu, 1),
         "clients_cpu_during_fanout_pct": round(100 * client_cpu, 1),
-        **fanout_latency(stack, job["job_id"], clients),
+        **resumed,
+        **fanout_latency(stack, job["job_id"], clients[len(slow) :]),
+    }
+
+
+async def resume_slow_readers(
+    stack: Stack, job_id: str, path: str, slow: list[SseClient]
+) -> dict[str, Any]:
+    """Each slow reader's stream, resumed with Last-Event-ID until the terminal event: with
+    what it got first, every stored event must be there once, in order."""
+    from image2model.keys import events_key
+
+    if not slow:
+        return {}
+    stored = [eid for eid, _ in stack.redis.xrange(events_key(job_id))]
+    told_to_resume = whole = 0
+    for client in slow:
+        frames = list(client.frames)
+        while frames[-1].event not in TERMINAL:
+            told_to_resume += 1
+            again = await open_stream(stack.api_port, path, last_event_id=frames[-1].id)
+            await asyncio.wait_for(again.done, timeout=120)
+            again.close()
+            frames += again.frames
+        ids = [f.id for f in frames[1:]]  # after the opening snapshot
+        whole += ids == stored[stored.index(ids[0]) :]
+    return {
+        "slow_readers": len(slow),
+        "slow_reader_streams_ended_to_resume": told_to_resume,
+        "slow_readers_with_every_event_once_in_order": whole,
     }
 
 
@@ -150,6 +191,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=4.0)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument(
+        "--provider", choices=("sleepy", "local"), default="sleepy", help="local: CPU-busy"
+    )
+    parser.add_argument("--slow-readers", type=int, default=0, help="clients that stop reading")
+    parser.add_argument("--slow-seconds", type=float, default=10.0, help="… for this long")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
         "--worker-nice",
@@ -173,7 +219,8 @@ def main() -> None:
         {
             "benchmark": "sse_fanout",
             "machine": machine(),
-            "job": {k: getattr(args, k) for k in ("images", "delay", "steps", "slots")},
+            "job": {k: getattr(args, k) for k in ("images", "delay", "steps", "slots", "provider")},
+            "slow_readers": {"count": args.slow_readers, "seconds": args.slow_seconds},
             "worker_nice": args.worker_nice,
             "runs": runs,
         },

@@ -321,8 +321,10 @@ class SseClient(asyncio.Protocol):
             if line_end < 0:
                 break
             size = int(raw[pos:line_end].split(b";")[0], 16)
-            if size == 0:
+            if size == 0:  # the server ended the stream (a terminal event, or `retry:`)
                 pos = len(raw)
+                if not self.done.done():
+                    self.done.set_result(None)
                 break
             if len(raw) < line_end + 2 + size + 2:
                 break
@@ -356,11 +358,14 @@ class SseClient(asyncio.Protocol):
         return Frame(now, event_id, event, data) if data else None
 
 
-async def open_stream(port: int, path: str, key: str = USER_KEY) -> SseClient:
+async def open_stream(
+    port: int, path: str, key: str = USER_KEY, last_event_id: str | None = None
+) -> SseClient:
     """Connect and send the request; frames arrive in the returned client."""
+    resume = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else ""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\n\r\n"
+        f"Authorization: Bearer {key}\r\nAccept: text/event-stream\r\n{resume}\r\n"
     ).encode()
     loop = asyncio.get_running_loop()
     client = SseClient(request)
