@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.conftest import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack, image_bytes
 from tests.support.ops import json_lines, log_dir, upload_job, wait_finished
+from tests.support.waiting import wait_until
 
 ACCESS = "image2model.access"
 
@@ -51,6 +52,17 @@ def wait_for_line(path: Path, prefix: str) -> list[dict]:
         time.sleep(0.1)
 
 
+def access_lines(stack: Stack, ids: list[str]) -> list[dict]:
+    """The API's access lines once those of `ids` are written: a line is written after its
+    response's last byte, so the client can have the response first."""
+
+    def lines() -> list[dict]:
+        return [line for line in json_lines(log_dir(stack) / "api.log") if line["logger"] == ACCESS]
+
+    wait_until(lambda: set(ids) <= {line["request_id"] for line in lines()}, 5, "access lines")
+    return lines()
+
+
 def test_request_ids_are_made_when_missing_or_unsafe(stack: Stack) -> None:
     with stack.client() as client:
         made = client.get("/api/v1/health/").headers["x-request-id"]
@@ -59,7 +71,8 @@ def test_request_ids_are_made_when_missing_or_unsafe(stack: Stack) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", made)
     for response in (unsafe, too_long):
         assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
-    routes = [line for line in json_lines(log_dir(stack) / "api.log") if line["logger"] == ACCESS]
+    ids = [made, *(response.headers["x-request-id"] for response in (unsafe, too_long))]
+    routes = access_lines(stack, ids)
     assert [line["request_id"] for line in routes][-3:][0] == made
     assert all(line["route"] == "/api/v1/health/" for line in routes[-3:])
 
@@ -70,7 +83,7 @@ def test_every_request_gets_exactly_one_access_line(stack: Stack) -> None:
             client.get(path).headers["x-request-id"]
             for path in ("/api/v1/health/", "/api/v1/models/available", "/nowhere", "/metrics")
         ]
-    lines = [line for line in json_lines(log_dir(stack) / "api.log") if line["logger"] == ACCESS]
+    lines = access_lines(stack, ids)
     by_id = {line["request_id"]: line for line in lines}
     assert len([line for line in lines if line["request_id"] in ids]) == 4
     assert [by_id[i]["status"] for i in ids] == [200, 200, 404, 200]

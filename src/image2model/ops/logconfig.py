@@ -34,10 +34,12 @@ LOG_TYPES: dict[str, str] = {
     "worker": "Celery workers: tasks, items and jobs",
     "beat": "maintenance scheduler",
 }
-QUIETED = ("celery.worker.strategy",)
+QUIETED = ("celery.worker.strategy", "httpx")
 """Celery's "Task … received" lines come from the worker's main process before any task
 context exists, so they could not carry the job's request id; the task's own lines and
-Celery's "succeeded"/"failed" line (which do) say the same and more."""
+Celery's "succeeded"/"failed" line (which do) say the same and more. httpx writes a line
+per HTTP request (twice through fal-client's transport): a fal item's own `fal.*` lines say
+what matters, and its failures are logged as such."""
 REDACTED = "[REDACTED]"
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 _OURS = "_image2model_handler"
