@@ -163,15 +163,21 @@ def fanout_latency(stack: Stack, job_id: str, clients: list[SseClient]) -> dict[
         if f.event == "file_update" and 0 < f.json()["progress"] < 100
     ]
     terminal = [f.received - f.written for frames in live for f in frames if f.event in TERMINAL]
-    per_event, slowest = {}, []
+    per_event, slowest, unseen = {}, [], []
     for index, event_id in enumerate(stored):
         arrivals = [frames[index].received for frames in live if len(frames) > index]
+        if not arrivals:  # stored after the terminal event, so no stream carried it
+            unseen.append(event_id)
+            continue
         per_event[event_id] = max(arrivals) - min(arrivals)
         frame = live[0][index]
         slowest.append((max(arrivals) - frame.written, frame.event, event_id))
     return {
         "events_in_stream": len(stored),
         "clients_with_every_event_in_order": complete,
+        "events_after_the_terminal_one": [
+            stack.redis.xrange(events_key(job_id), min=eid, max=eid) for eid in unseen
+        ],
         "fanout_all_events_ms": distribution(every),
         "fanout_progress_file_update_ms": distribution(progress),
         "fanout_terminal_ms": distribution(terminal),

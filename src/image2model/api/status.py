@@ -69,11 +69,13 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
         else None
     )
     if cursor is None:
-        state = await store.snapshot(job_id)
-        if state is None:
+        opening = await _snapshot_frame(services, job_id)
+        if opening is None:
             return
-        job, cursor, terminal_id = state
-        yield _frame(cursor, "task_progress", progress_event(job))
+        frame, cursor, terminal_id = opening
+        del opening
+        yield frame
+        del frame  # an open stream keeps only its cursor
         if terminal_id:
             terminal = await store.event(job_id, terminal_id)
             if terminal:
@@ -104,6 +106,19 @@ async def _frames(services: Services, job_id: str, last_event_id: str | None) ->
             yield _render(services, event)
             if event.event in TERMINAL_EVENTS:
                 return
+
+
+async def _snapshot_frame(services: Services, job_id: str) -> tuple[str, str, str | None] | None:
+    """The stream's opening frame, its event id and the job's terminal event id, if any.
+
+    Only the rendered frame outlives this call: a stream is open for as long as its job runs,
+    and the parsed job document is far larger than its frame.
+    """
+    state = await services.store.snapshot(job_id)
+    if state is None:
+        return None
+    job, cursor, terminal_id = state
+    return _frame(cursor, "task_progress", progress_event(job)), cursor, terminal_id
 
 
 async def _history(services: Services, job_id: str, cursor: str) -> AsyncIterator[Event]:
