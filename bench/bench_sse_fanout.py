@@ -99,7 +99,7 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     rss_after = api.memory_info().rss
 
     first = [c.first_frame.result().received - c.started for c in clients]
-    resumed = await resume_slow_readers(stack, job["job_id"], path, slow)
+    resumed = await resume_ended_streams(stack, job["job_id"], path, clients, len(slow))
     return {
         "clients": len(clients),
         "cpu_busy_before_pct": busy,
@@ -119,36 +119,39 @@ async def fanout(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def resume_slow_readers(
-    stack: Stack, job_id: str, path: str, slow: list[SseClient]
+async def resume_ended_streams(
+    stack: Stack, job_id: str, path: str, clients: list[SseClient], slow: int
 ) -> dict[str, Any]:
-    """Each slow reader's stream, resumed with Last-Event-ID until the terminal event: with
-    what it got first, every stored event must be there once, in order."""
+    """Each stream the server ended with `retry:` (its client had fallen behind), resumed
+    with Last-Event-ID until the terminal event: with what it got first, every stored event
+    must be there once, in order. The first `slow` clients are the deliberately slow ones."""
     from image2model.keys import events_key
 
-    if not slow:
-        return {}
     stored = [eid for eid, _ in stack.redis.xrange(events_key(job_id))]
-    told_to_resume = whole = 0
-    for client in slow:
+    told_to_resume, whole = [0, 0], [0, 0]
+    for index, client in enumerate(clients):
+        kind = 0 if index < slow else 1
         frames = list(client.frames)
         while frames[-1].event not in TERMINAL:
-            told_to_resume += 1
+            told_to_resume[kind] += 1
             again = await open_stream(stack.api_port, path, last_event_id=frames[-1].id)
             await asyncio.wait_for(again.done, timeout=120)
             again.close()
             frames += again.frames
         ids = [f.id for f in frames[1:]]  # after the opening snapshot
-        whole += ids == stored[stored.index(ids[0]) :]
+        whole[kind] += ids == stored[stored.index(ids[0]) :]
     return {
-        "slow_readers": len(slow),
-        "slow_reader_streams_ended_to_resume": told_to_resume,
-        "slow_readers_with_every_event_once_in_order": whole,
+        "slow_readers": slow,
+        "slow_reader_streams_ended_to_resume": told_to_resume[0],
+        "slow_readers_with_every_event_once_in_order": whole[0],
+        "other_streams_ended_to_resume": told_to_resume[1],
+        "other_clients_with_every_event_once_in_order": whole[1],
     }
 
 
 def fanout_latency(stack: Stack, job_id: str, clients: list[SseClient]) -> dict[str, Any]:
-    """Redis write → client receipt, for every live event at every client."""
+    """Redis write → client receipt, for every live event at every client, on each client's
+    first stream (a stream ended early to resume leaves the later events to its next one)."""
     from image2model.keys import events_key
 
     snapshot_id = clients[0].frames[0].id
@@ -166,7 +169,7 @@ def fanout_latency(stack: Stack, job_id: str, clients: list[SseClient]) -> dict[
     per_event, slowest, unseen = {}, [], []
     for index, event_id in enumerate(stored):
         arrivals = [frames[index].received for frames in live if len(frames) > index]
-        if not arrivals:  # stored after the terminal event, so no stream carried it
+        if not arrivals:  # every first stream had ended before it
             unseen.append(event_id)
             continue
         per_event[event_id] = max(arrivals) - min(arrivals)
@@ -174,10 +177,8 @@ def fanout_latency(stack: Stack, job_id: str, clients: list[SseClient]) -> dict[
         slowest.append((max(arrivals) - frame.written, frame.event, event_id))
     return {
         "events_in_stream": len(stored),
-        "clients_with_every_event_in_order": complete,
-        "events_after_the_terminal_one": [
-            stack.redis.xrange(events_key(job_id), min=eid, max=eid) for eid in unseen
-        ],
+        "first_streams_with_every_event_in_order": complete,
+        "events_no_first_stream_carried": len(unseen),
         "fanout_all_events_ms": distribution(every),
         "fanout_progress_file_update_ms": distribution(progress),
         "fanout_terminal_ms": distribution(terminal),
