@@ -152,11 +152,16 @@ class Stack:
         wait_http(f"http://127.0.0.1:{port}{ready_path}", child)
         return child
 
-    def start_worker(self, concurrency: int, nice: int = 0) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, concurrency: int, nice: int = 0, cpus: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """`image2model worker`, at niceness `nice`, on the cores `cpus` (taskset's list)."""
         before = set(self.redis.zrange(WORKERS_KEY, 0, -1))
         argv = [sys.executable, "-m", "image2model", "worker", "--concurrency", str(concurrency)]
         if nice:
             argv = ["nice", "-n", str(nice), *argv]
+        if cpus is not None:
+            argv = ["taskset", "--cpu-list", cpus, *argv]
         child = self.processes.start(f"worker-{len(self.workers)}", argv, self.env)
         deadline = time.monotonic() + 60
         while not set(self.redis.zrange(WORKERS_KEY, 0, -1)) - before:
