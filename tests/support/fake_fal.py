@@ -112,7 +112,11 @@ class FakeFal:
         self.server.fake = self
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        # the handshake runs in each connection's own thread, as at a real front end; done
+        # in accept() it would hold up every other connection behind it
+        self.server.socket = context.wrap_socket(
+            self.server.socket, server_side=True, do_handshake_on_connect=False
+        )
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -366,6 +370,7 @@ class FakeFal:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops a burst of connects (1 s SYN retries)
     fake: FakeFal
 
 
