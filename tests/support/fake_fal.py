@@ -32,9 +32,26 @@ from PIL import Image
 
 PREFIX = "/q"
 KINDS = ("submit", "status", "stream", "result", "cancel", "file")
-IMAGE_FIELDS = {"fal-ai/hunyuan3d/v2": "input_image_url"}
 TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
-GENERIC_OUTPUTS = ("fal-ai/hunyuan3d/v2", "fal-ai/trellis", "fal-ai/triposr")
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    TRIPO: ("image_url", "tripo_v25"),
+    "tripo3d/h3.1/image-to-3d": ("image_url", "tripo"),
+    "tripo3d/p1/image-to-3d": ("image_url", "tripo"),
+    "fal-ai/hunyuan3d/v2": ("input_image_url", "mesh"),
+    "fal-ai/hunyuan3d/v2/turbo": ("input_image_url", "mesh"),
+    "fal-ai/hunyuan3d/v2/mini": ("input_image_url", "mesh"),
+    "fal-ai/hunyuan3d/v2/mini/turbo": ("input_image_url", "mesh"),
+    "fal-ai/hunyuan3d-v3/image-to-3d": ("input_image_url", "hunyuan3"),
+    "fal-ai/hunyuan-3d/v3.1/pro/image-to-3d": ("input_image_url", "hunyuan3"),
+    "fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d": ("input_image_url", "hunyuan3"),
+    "fal-ai/trellis": ("image_url", "mesh"),
+    "fal-ai/trellis-2": ("image_url", "glb_only"),
+    "fal-ai/triposr": ("image_url", "mesh"),
+    "fal-ai/hyper3d/rodin/v2.5": ("image_urls", "rodin"),
+    "fal-ai/meshy/v6/image-to-3d": ("image_url", "meshy"),
+}
+"""Each endpoint's required image field (fal's own names; `image_urls` is an array) and the
+shape of its result, as fal's client types them. Others: `image_url`, a GLB and a thumbnail."""
 FACES = {"model_mesh": 320, "pbr_model": 1280, "base_model": 80, "model_glb": 320}
 _SUBDIVISIONS = {80: 1, 320: 2, 1280: 3}
 
@@ -218,8 +235,13 @@ class FakeFal:
     def _submit(self, entry: Entry, raw: bytes) -> Reply:
         endpoint = entry.path.split("?")[0].removeprefix(PREFIX + "/")
         arguments = json.loads(raw)
-        image_field = IMAGE_FIELDS.get(endpoint, "image_url")
-        problem = _check_image(arguments.get(image_field))
+        image_field = ENDPOINTS.get(endpoint, ("image_url", ""))[0]
+        images = arguments.get(image_field)
+        if image_field.endswith("_urls"):
+            images = images if isinstance(images, list) and images else [None]
+        else:
+            images = [images]
+        problem = next(filter(None, map(_check_image, images)), None)
         if problem:
             detail = [{"loc": ["body", image_field], "msg": problem, "type": "value_error"}]
             return Reply(422, {"detail": detail})
@@ -349,8 +371,9 @@ class FakeFal:
             url = f"{self.base}/files/{rid}/{name}"
             return {"url": url, "content_type": content_type, "file_size": len(data)}
 
-        glb = "model/gltf-binary"
-        if request.endpoint == TRIPO:
+        glb, png = "model/gltf-binary", "image/png"
+        shape = ENDPOINTS.get(request.endpoint, ("", ""))[1]
+        if shape == "tripo_v25":
             out = {
                 "model_mesh": file("model_mesh.glb", glb),
                 "base_model": file("base_model.glb", glb),
@@ -360,12 +383,38 @@ class FakeFal:
             if request.arguments.get("pbr"):
                 out["pbr_model"] = file("pbr_model.glb", glb)
             return out
-        if request.endpoint in GENERIC_OUTPUTS:
-            return {"model_mesh": file("model_mesh.glb", glb), "seed": 42}
-        return {
-            "model_glb": file("model_glb.glb", glb),
-            "thumbnail": file("preview.png", "image/png"),
-        }
+        if shape == "tripo":
+            return {
+                "model_mesh": file("model_mesh.glb", glb),
+                "model_urls": {"glb": file("model_mesh.glb", glb)},
+                "rendered_image": file("preview.webp", "image/webp"),
+            }
+        if shape == "mesh":
+            return {"model_mesh": file("model_mesh.glb", glb), "seed": 42, "timings": {}}
+        if shape == "hunyuan3":
+            return {
+                "model_glb": file("model_glb.glb", glb),
+                "model_urls": {"glb": file("model_glb.glb", glb)},
+                "thumbnail": file("preview.png", png),
+                "seed": 42,
+            }
+        if shape == "glb_only":
+            return {"model_glb": file("model_glb.glb", glb)}
+        if shape == "rodin":
+            return {
+                "model_mesh": file("model_mesh.glb", glb),
+                "seed": 42,
+                "textures": [file("preview.png", png)],
+            }
+        if shape == "meshy":
+            return {
+                "model_glb": file("model_glb.glb", glb),
+                "model_urls": {"glb": file("model_glb.glb", glb)},
+                "thumbnail": file("preview.png", png),
+                "texture_urls": [{"base_color": file("preview.png", png)}],
+                "seed": 42,
+            }
+        return {"model_glb": file("model_glb.glb", glb), "thumbnail": file("preview.png", png)}
 
 
 class _Server(ThreadingHTTPServer):
@@ -461,5 +510,7 @@ def _make_files() -> dict[str, bytes]:
 
 
 def decoded_image(arguments: dict[str, Any], field_name: str = "image_url") -> bytes:
-    """The image bytes a submit carried."""
-    return base64.b64decode(arguments[field_name].split(",", 1)[1])
+    """The image bytes a submit carried (the first, where the field is a list)."""
+    value = arguments[field_name]
+    value = value[0] if isinstance(value, list) else value
+    return base64.b64decode(value.split(",", 1)[1])

@@ -103,6 +103,9 @@ class OptionSpec:
     description: str = ""
     refused: tuple[tuple[Any, str], ...] = ()
     """`(value, reason)` pairs the model accepts but this service cannot use: a 422 at upload."""
+    sent_as: str | None = None
+    """The model's own name for this option where it differs (`face_limit` → `face_count`).
+    A client may set either name, not both."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,17 @@ def validate_options(model: ModelSpec, raw: dict[str, Any]) -> dict[str, Any]:
             f"Options not supported by model {model.id}: {', '.join(unknown)}",
             details={"unknown": unknown, "allowed": sorted(specs)},
         )
+    for spec in model.options:
+        if (
+            spec.sent_as in specs
+            and raw.get(spec.name) is not None
+            and raw.get(spec.sent_as) is not None
+        ):
+            raise InvalidField(
+                f"{spec.name} and {spec.sent_as} are the same option of model {model.id}; "
+                "set one of them",
+                details={"field": spec.name, "same_as": spec.sent_as},
+            )
     return {name: coerce(specs[name], value) for name, value in raw.items() if value is not None}
 
 

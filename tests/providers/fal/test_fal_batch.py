@@ -13,7 +13,7 @@ from PIL import Image
 from tests.conftest import Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
 from tests.providers.fal.conftest import FAL_TEST_KEY
-from tests.support.fake_fal import TRIPO, FakeFal, decoded_image
+from tests.support.fake_fal import ENDPOINTS, TRIPO, FakeFal, decoded_image
 from tests.support.sse import read_until_terminal
 
 TRIPO_OPTIONS = {
@@ -149,7 +149,7 @@ def test_models_available_lists_fal_models_and_options(
     fal_entry = next(p for p in listing["providers"] if p["name"] == "fal")
     assert fal_entry["default_model"] == TRIPO
     models = {m["id"]: m for m in fal_entry["models"]}
-    assert set(models) == {TRIPO, "fal-ai/hunyuan3d/v2", "fal-ai/trellis", "fal-ai/triposr"}
+    assert set(models) == set(ENDPOINTS)  # the fake knows every catalogue row's fields
     tripo = {o["name"]: o for o in models[TRIPO]["options"]}
     assert set(tripo) == set(SENT)
     assert tripo["texture"]["choices"] == ["no", "standard", "HD"]
@@ -158,6 +158,13 @@ def test_models_available_lists_fal_models_and_options(
     assert tripo["face_limit"]["minimum"] == 100
     trellis = {o["name"]: o for o in models["fal-ai/trellis"]["options"]}
     assert trellis["texture_size"]["choices"] == ["512", "1024", "2048"]
+    hunyuan = {o["name"]: o for o in models["fal-ai/hunyuan3d-v3/image-to-3d"]["options"]}
+    assert hunyuan["face_limit"]["sent_as"] == "face_count"
+    assert (hunyuan["face_count"]["minimum"], hunyuan["face_count"]["maximum"]) == (
+        40_000,
+        1_500_000,
+    )
+    assert hunyuan["pbr"]["sent_as"] == "enable_pbr"
 
 
 def test_without_a_status_stream_items_poll(fal_stack: Callable[..., Stack], fal: FakeFal) -> None:

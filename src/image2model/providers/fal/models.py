@@ -1,15 +1,15 @@
-"""The fal models we know: their options, their image field, and which options go to fal."""
+"""What a fal endpoint is to us: where its image goes, its options, where its outputs are.
+
+The endpoints themselves are rows of data in `catalogue.py`; this module is their shape and
+the few rules every row follows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from image2model.providers.base import ModelSpec, OptionSpec
-
-TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
-HUNYUAN = "fal-ai/hunyuan3d/v2"
-TRELLIS = "fal-ai/trellis"
-TRIPOSR = "fal-ai/triposr"
 
 MODEL_OUTPUTS = ("pbr_model", "model_mesh", "model_glb", "base_model")
 """Output fields that hold the model, best first (base_model is Tripo's untextured mesh)."""
@@ -18,16 +18,55 @@ PREVIEW_OUTPUTS = ("rendered_image", "thumbnail")
 
 @dataclass(frozen=True)
 class FalModel:
-    """A fal endpoint: what we list, where the image goes, which options fal receives."""
+    """One fal endpoint: what `/models/available` lists, and how a request to it is made.
+
+    Every listed option is sent under its fal name (`OptionSpec.sent_as`, else its own),
+    except those in `ours`, which our post-processing applies (a face limit for a model that
+    takes none).
+    """
 
     spec: ModelSpec
     image_field: str = "image_url"
-    sent: frozenset[str] = frozenset()
-    """Options passed to fal as they are; the others (face_limit on most) are ours to apply."""
+    image_list: bool = False
+    """The field is an array of image URLs (`image_urls`); one image is sent as a list of one."""
+    ours: frozenset[str] = frozenset({"face_limit"})
+    face_range: tuple[int, int] | None = None
+    """The face counts fal accepts, where narrower than ours: a face limit outside it is sent
+    as the nearest bound, and post-processing reduces the model the rest of the way."""
+    model_outputs: tuple[str, ...] = MODEL_OUTPUTS
+    preview_outputs: tuple[str, ...] = PREVIEW_OUTPUTS
 
     @property
     def endpoint(self) -> str:
         return self.spec.id
+
+    def arguments(self, chosen: dict[str, Any], image: str) -> dict[str, Any]:
+        """fal's request body for the options a client chose and one image (a data URI)."""
+        specs = {spec.name: spec for spec in self.spec.options}
+        body: dict[str, Any] = {}
+        for name, value in chosen.items():
+            spec = specs.get(name)
+            if spec is None or name in self.ours:
+                continue
+            if name == "face_limit" and self.face_range is not None:
+                low, high = self.face_range
+                value = min(max(value, low), high)
+            body[spec.sent_as or name] = wire_value(spec, value)
+        body[self.image_field] = [image] if self.image_list else image
+        return body
+
+    def applies_face_limit(self, face_limit: int | None) -> bool:
+        """Whether fal itself keeps the model within `face_limit`."""
+        if face_limit is None or "face_limit" in self.ours:
+            return False
+        return self.face_range is None or self.face_range[0] <= face_limit <= self.face_range[1]
+
+
+def wire_value(spec: OptionSpec, value: object) -> object:
+    """The JSON value fal expects: numeric choices (texture_size) travel as numbers."""
+    if spec.kind == "choice" and isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
 
 
 SEED = OptionSpec("seed", "int", minimum=0, maximum=2**31 - 1, description="Random seed")
@@ -39,149 +78,37 @@ FACE_LIMIT = OptionSpec(
     description="Most triangles the model may have (decimated after generation)",
 )
 
-_TRIPO = FalModel(
-    ModelSpec(
-        id=TRIPO,
-        name="Tripo v2.5 (fal)",
-        description="Textured, PBR-capable models from one image",
-        options=(
-            OptionSpec(
-                "face_limit",
-                "int",
-                minimum=100,
-                maximum=500_000,
-                description="Most faces; Tripo chooses adaptively when unset",
-            ),
-            OptionSpec(
-                "texture",
-                "choice",
-                default="standard",
-                choices=("no", "standard", "HD"),
-                description="Texture quality, or no texture",
-            ),
-            OptionSpec("pbr", "bool", default=False, description="PBR materials"),
-            SEED,
-            OptionSpec(
-                "texture_seed", "int", minimum=0, maximum=2**31 - 1, description="Texture seed"
-            ),
-            OptionSpec(
-                "auto_size", "bool", default=False, description="Scale to real-world metres"
-            ),
-            OptionSpec(
-                "quad",
-                "bool",
-                default=False,
-                description="Quad mesh output (FBX); not supported by this service",
-                refused=(
-                    (
-                        True,
-                        "Tripo returns quad meshes as FBX, which this service cannot convert "
-                        "to GLB/OBJ/STL/PLY; leave quad off",
-                    ),
-                ),
-            ),
-            OptionSpec(
-                "texture_alignment",
-                "choice",
-                default="original_image",
-                choices=("original_image", "geometry"),
-                description="What the texture follows: the photo or the geometry",
-            ),
-            OptionSpec(
-                "orientation",
-                "choice",
-                default="default",
-                choices=("default", "align_image"),
-                description="align_image rotates the model to match the photo",
-            ),
-        ),
-    ),
-    sent=frozenset(
-        {
-            "face_limit",
-            "texture",
-            "pbr",
-            "seed",
-            "texture_seed",
-            "auto_size",
-            "quad",
-            "texture_alignment",
-            "orientation",
-        }
-    ),
-)
 
-_HUNYUAN = FalModel(
-    ModelSpec(
-        id=HUNYUAN,
-        name="Hunyuan3D v2 (fal)",
-        description="Tencent's image-to-3D model",
-        options=(
-            FACE_LIMIT,
-            SEED,
-            OptionSpec("num_inference_steps", "int", default=50, minimum=1, maximum=50),
-            OptionSpec("guidance_scale", "float", default=7.5, minimum=0, maximum=20),
-            OptionSpec("octree_resolution", "int", default=256, minimum=1, maximum=1024),
-            OptionSpec("textured_mesh", "bool", default=False, description="Textured output"),
-        ),
-    ),
-    image_field="input_image_url",
-    sent=frozenset(
-        {"seed", "num_inference_steps", "guidance_scale", "octree_resolution", "textured_mesh"}
-    ),
-)
-
-_TRELLIS = FalModel(
-    ModelSpec(
-        id=TRELLIS,
-        name="TRELLIS (fal)",
-        description="Microsoft's structured-latent image-to-3D model",
-        options=(
-            FACE_LIMIT,
-            SEED,
-            OptionSpec("ss_guidance_strength", "float", default=7.5, minimum=0, maximum=10),
-            OptionSpec("ss_sampling_steps", "int", default=12, minimum=1, maximum=50),
-            OptionSpec("slat_guidance_strength", "float", default=3.0, minimum=0, maximum=10),
-            OptionSpec("slat_sampling_steps", "int", default=12, minimum=1, maximum=50),
-            OptionSpec("mesh_simplify", "float", default=0.95, minimum=0.9, maximum=0.98),
-            OptionSpec("texture_size", "choice", default="1024", choices=("512", "1024", "2048")),
-        ),
-    ),
-    sent=frozenset(
-        {
-            "seed",
-            "ss_guidance_strength",
-            "ss_sampling_steps",
-            "slat_guidance_strength",
-            "slat_sampling_steps",
-            "mesh_simplify",
-            "texture_size",
-        }
-    ),
-)
-
-_TRIPOSR = FalModel(
-    ModelSpec(
-        id=TRIPOSR,
-        name="TripoSR (fal)",
-        description="Fast untextured reconstruction",
-        options=(
-            FACE_LIMIT,
-            OptionSpec("output_format", "choice", default="glb", choices=("glb", "obj")),
-            OptionSpec("do_remove_background", "bool", default=True),
-            OptionSpec("foreground_ratio", "float", default=0.9, minimum=0.5, maximum=1.0),
-            OptionSpec("mc_resolution", "int", default=256, minimum=32, maximum=1024),
-        ),
-    ),
-    sent=frozenset({"output_format", "do_remove_background", "foreground_ratio", "mc_resolution"}),
-)
-
-KNOWN = (_TRIPO, _HUNYUAN, _TRELLIS, _TRIPOSR)
+def face_limit_sent_as(field: str, low: int | None = None, high: int | None = None) -> OptionSpec:
+    """`face_limit` for a model with a face-count input of its own."""
+    bounds = f" (fal takes {low:,}–{high:,}; beyond that, decimated after)" if low and high else ""
+    return OptionSpec(
+        "face_limit",
+        "int",
+        minimum=100,
+        maximum=2_000_000,
+        description=f"Most faces; sent as {field}{bounds}",
+        sent_as=field,
+    )
 
 
-def catalogue(default_endpoint: str) -> tuple[FalModel, ...]:
-    """Known models with `default_endpoint` first; an unknown endpoint is offered as it is."""
-    default = next((m for m in KNOWN if m.endpoint == default_endpoint), None)
+def sent_as(name: str, kind: str, field: str, *, default: Any = None, what: str = "") -> OptionSpec:
+    """A common option (`texture`, `pbr`, `seed`) under this model's own field name."""
+    numeric = kind == "int"
+    return OptionSpec(
+        name,
+        kind,
+        default=default,
+        minimum=0 if numeric else None,
+        maximum=2**31 - 1 if numeric else None,
+        description=f"{what}; sent as {field}",
+        sent_as=field,
+    )
+
+
+def catalogue(known: tuple[FalModel, ...], default_endpoint: str) -> tuple[FalModel, ...]:
+    """`known` with `default_endpoint` first; an unknown endpoint is offered as it is."""
+    default = next((m for m in known if m.endpoint == default_endpoint), None)
     if default is None:
         default = FalModel(
             ModelSpec(
@@ -190,13 +117,5 @@ def catalogue(default_endpoint: str) -> tuple[FalModel, ...]:
                 description="Set by FAL_MODEL_ENDPOINT; receives image_url and seed",
                 options=(FACE_LIMIT, SEED),
             ),
-            sent=frozenset({"seed"}),
         )
-    return (default, *(m for m in KNOWN if m is not default))
-
-
-def wire_value(spec: OptionSpec, value: object) -> object:
-    """The JSON value fal expects: numeric choices (texture_size) travel as numbers."""
-    if spec.kind == "choice" and isinstance(value, str) and value.isdigit():
-        return int(value)
-    return value
+    return (default, *(m for m in known if m is not default))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from image2model.providers.base import ProviderError
-from image2model.providers.fal.models import MODEL_OUTPUTS, PREVIEW_OUTPUTS
+from image2model.providers.fal.models import FalModel
 
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 MODEL_SUFFIXES = frozenset({".glb", ".gltf", ".obj", ".ply", ".stl"})
@@ -35,9 +35,11 @@ class RemoteFile:
     suffix: str
 
 
-def model_and_preview(result: dict[str, Any]) -> tuple[RemoteFile, RemoteFile | None]:
-    """The best model file and the preview image in a fal result, whichever model made it."""
-    model = next((f for f in map(lambda k: _file(result.get(k)), MODEL_OUTPUTS) if f), None)
+def model_and_preview(
+    result: dict[str, Any], made_by: FalModel
+) -> tuple[RemoteFile, RemoteFile | None]:
+    """The best model file and the preview image in a result of `made_by`."""
+    model = _first(result, made_by.model_outputs)
     if model is None:
         fields = ", ".join(sorted(result)) or "none"
         raise ProviderError(
@@ -49,7 +51,7 @@ def model_and_preview(result: dict[str, Any]) -> tuple[RemoteFile, RemoteFile | 
         )
     if model.suffix not in MODEL_SUFFIXES:
         model = RemoteFile(model.url, ".glb")
-    preview = next((f for f in map(lambda k: _file(result.get(k)), PREVIEW_OUTPUTS) if f), None)
+    preview = _first(result, made_by.preview_outputs)
     if preview is not None and preview.suffix not in PREVIEW_SUFFIXES:
         preview = RemoteFile(preview.url, ".png")
     return model, preview
@@ -69,6 +71,10 @@ def download(client: httpx.Client, remote: RemoteFile, target: Path) -> Path:
                 out.write(chunk)
     os.replace(partial, target)
     return target
+
+
+def _first(result: dict[str, Any], fields: tuple[str, ...]) -> RemoteFile | None:
+    return next((f for f in (_file(result.get(field)) for field in fields) if f), None)
 
 
 def _file(value: Any) -> RemoteFile | None:

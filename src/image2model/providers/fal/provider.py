@@ -15,6 +15,7 @@ from image2model.providers.base import (
     ProviderContext,
     ProviderError,
 )
+from image2model.providers.fal.catalogue import KNOWN
 from image2model.providers.fal.models import FalModel, catalogue
 from image2model.providers.fal.queue import FalQueue
 from image2model.providers.fal.run import FalRun, Limits
@@ -31,7 +32,7 @@ class FalProvider:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalogue = catalogue(settings.FAL_MODEL_ENDPOINT)
+        self.catalogue = catalogue(KNOWN, settings.FAL_MODEL_ENDPOINT)
         self.models: tuple[ModelSpec, ...] = tuple(m.spec for m in self.catalogue)
 
     @property

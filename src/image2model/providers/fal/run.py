@@ -24,7 +24,7 @@ from image2model.providers.base import (
 from image2model.providers.fal import failures, outputs
 from image2model.providers.fal.failures import Transient
 from image2model.providers.fal.image import data_uri
-from image2model.providers.fal.models import FalModel, wire_value
+from image2model.providers.fal.models import FalModel
 from image2model.providers.fal.queue import FalQueue
 from image2model.providers.fal.slots import SlotPool
 from image2model.providers.fal.submits import SubmitRate
@@ -161,14 +161,7 @@ class FalRun:
             raise
 
     def _arguments(self) -> dict[str, Any]:
-        specs = {spec.name: spec for spec in self.model.spec.options}
-        arguments: dict[str, Any] = {
-            name: wire_value(specs[name], value)
-            for name, value in self.request.chosen.items()
-            if name in self.model.sent and name in specs
-        }
-        arguments[self.model.image_field] = data_uri(self.request.image_path)
-        return arguments
+        return self.model.arguments(self.request.chosen, data_uri(self.request.image_path))
 
     def _wait_and_fetch(self, handle: fal_client.SyncRequestHandle) -> dict[str, Any]:
         submitted = time.time()
@@ -221,7 +214,7 @@ class FalRun:
             interval = min(interval * 1.5, self.limits.poll_interval)
 
     def _download(self, result: dict[str, Any]) -> GenerationResult:
-        model_file, preview_file = outputs.model_and_preview(result)
+        model_file, preview_file = outputs.model_and_preview(result, self.model)
         work = self.request.work_dir
         model = self._call(
             "download",
@@ -236,7 +229,7 @@ class FalRun:
                 "download", lambda: outputs.download(self.downloads, preview_file, target)
             )
         self._report(100, "Model downloaded from fal")
-        applied = "face_limit" in self.model.sent and self.request.face_limit is not None
+        applied = self.model.applies_face_limit(self.request.face_limit)
         return GenerationResult(model_path=model, preview_path=preview, face_limit_applied=applied)
 
     def _call(self, phase: str, attempt: Callable[[], T]) -> T:
