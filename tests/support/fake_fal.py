@@ -33,25 +33,40 @@ from PIL import Image
 PREFIX = "/q"
 KINDS = ("submit", "status", "stream", "result", "cancel", "file")
 TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    TRIPO: ("image_url", "tripo_v25"),
-    "tripo3d/h3.1/image-to-3d": ("image_url", "tripo"),
-    "tripo3d/p1/image-to-3d": ("image_url", "tripo"),
-    "fal-ai/hunyuan3d/v2": ("input_image_url", "mesh"),
-    "fal-ai/hunyuan3d/v2/turbo": ("input_image_url", "mesh"),
-    "fal-ai/hunyuan3d/v2/mini": ("input_image_url", "mesh"),
-    "fal-ai/hunyuan3d/v2/mini/turbo": ("input_image_url", "mesh"),
-    "fal-ai/hunyuan3d-v3/image-to-3d": ("input_image_url", "hunyuan3"),
-    "fal-ai/hunyuan-3d/v3.1/pro/image-to-3d": ("input_image_url", "hunyuan3"),
-    "fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d": ("input_image_url", "hunyuan3"),
-    "fal-ai/trellis": ("image_url", "mesh"),
-    "fal-ai/trellis-2": ("image_url", "glb_only"),
-    "fal-ai/triposr": ("image_url", "mesh"),
-    "fal-ai/hyper3d/rodin/v2.5": ("image_urls", "rodin"),
-    "fal-ai/meshy/v6/image-to-3d": ("image_url", "meshy"),
+ENDPOINTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    TRIPO: ("image_url", "tripo_v25", ()),
+    "tripo3d/tripo/v2.5/multiview-to-3d": ("front_image_url", "tripo_v25", ()),
+    "tripo3d/h3.1/image-to-3d": ("image_url", "tripo", ()),
+    "tripo3d/h3.1/multiview-to-3d": ("image_urls", "tripo", ()),
+    "tripo3d/p1/image-to-3d": ("image_url", "tripo", ()),
+    "fal-ai/hunyuan3d/v2": ("input_image_url", "mesh", ()),
+    "fal-ai/hunyuan3d/v2/turbo": ("input_image_url", "mesh", ()),
+    "fal-ai/hunyuan3d/v2/mini": ("input_image_url", "mesh", ()),
+    "fal-ai/hunyuan3d/v2/mini/turbo": ("input_image_url", "mesh", ()),
+    "fal-ai/hunyuan3d/v2/multi-view": (
+        "front_image_url",
+        "mesh",
+        ("back_image_url", "left_image_url"),
+    ),
+    "fal-ai/hunyuan3d/v2/multi-view/turbo": (
+        "front_image_url",
+        "mesh",
+        ("back_image_url", "left_image_url"),
+    ),
+    "fal-ai/hunyuan3d-v3/image-to-3d": ("input_image_url", "hunyuan3", ()),
+    "fal-ai/hunyuan-3d/v3.1/pro/image-to-3d": ("input_image_url", "hunyuan3", ()),
+    "fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d": ("input_image_url", "hunyuan3", ()),
+    "fal-ai/trellis": ("image_url", "mesh", ()),
+    "fal-ai/trellis/multi": ("image_urls", "mesh", ()),
+    "fal-ai/trellis-2": ("image_url", "glb_only", ()),
+    "fal-ai/triposr": ("image_url", "mesh", ()),
+    "fal-ai/hyper3d/rodin/v2.5": ("image_urls", "rodin", ()),
+    "fal-ai/meshy/v6/image-to-3d": ("image_url", "meshy", ()),
+    "fal-ai/meshy/v6/multi-image-to-3d": ("image_urls", "meshy", ()),
 }
-"""Each endpoint's required image field (fal's own names; `image_urls` is an array) and the
-shape of its result, as fal's client types them. Others: `image_url`, a GLB and a thumbnail."""
+"""Each endpoint's required image field (fal's own names; `image_urls` is an array), the
+shape of its result and its other required view fields, as fal's client types them. Any
+other `*_image_url` sent must hold an image too. Others: `image_url`, a GLB and a thumbnail."""
 FACES = {"model_mesh": 320, "pbr_model": 1280, "base_model": 80, "model_glb": 320}
 _SUBDIVISIONS = {80: 1, 320: 2, 1280: 3}
 
@@ -235,16 +250,18 @@ class FakeFal:
     def _submit(self, entry: Entry, raw: bytes) -> Reply:
         endpoint = entry.path.split("?")[0].removeprefix(PREFIX + "/")
         arguments = json.loads(raw)
-        image_field = ENDPOINTS.get(endpoint, ("image_url", ""))[0]
-        images = arguments.get(image_field)
-        if image_field.endswith("_urls"):
-            images = images if isinstance(images, list) and images else [None]
-        else:
-            images = [images]
-        problem = next(filter(None, map(_check_image, images)), None)
-        if problem:
-            detail = [{"loc": ["body", image_field], "msg": problem, "type": "value_error"}]
-            return Reply(422, {"detail": detail})
+        image_field, _, required = ENDPOINTS.get(endpoint, ("image_url", "", ()))
+        fields = {image_field, *required, *(k for k in arguments if k.endswith("_image_url"))}
+        for name in sorted(fields):
+            images = arguments.get(name)
+            if name.endswith("_urls"):
+                images = images if isinstance(images, list) and images else [None]
+            else:
+                images = [images]
+            problem = next(filter(None, map(_check_image, images)), None)
+            if problem:
+                detail = [{"loc": ["body", name], "msg": problem, "type": "value_error"}]
+                return Reply(422, {"detail": detail})
         request_id = uuid.uuid4().hex
         entry.request_id = request_id
         entry.body = arguments
@@ -372,7 +389,7 @@ class FakeFal:
             return {"url": url, "content_type": content_type, "file_size": len(data)}
 
         glb, png = "model/gltf-binary", "image/png"
-        shape = ENDPOINTS.get(request.endpoint, ("", ""))[1]
+        shape = ENDPOINTS.get(request.endpoint, ("", "", ()))[1]
         if shape == "tripo_v25":
             out = {
                 "model_mesh": file("model_mesh.glb", glb),

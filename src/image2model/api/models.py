@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -11,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from image2model.api import links
+from image2model.api import links, objects
 from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
 from image2model.api.schemas import (
     EXPIRED_ERRORS,
@@ -19,7 +20,7 @@ from image2model.api.schemas import (
     UPLOAD_ERRORS,
     UploadResponse,
 )
-from image2model.api.selection import job_options, usable_providers
+from image2model.api.selection import chosen_model, job_options, usable_providers
 from image2model.api.upload import accepted
 from image2model.errors import BadRequest
 from image2model.identity import Principal
@@ -111,11 +112,13 @@ async def generate(
         )
     fields = body.model_dump(exclude={"file_ids"}, exclude_none=True)
     options = job_options(services.providers, settings, fields)
+    model = chosen_model(services.providers, options)
     job = await services.jobs.resubmit(
         owner=principal,
         file_ids=body.file_ids,
         options=options,
         request_id=request.headers.get("x-request-id"),
+        check=partial(objects.check_items, model),
     )
     return accepted(services, job)
 
@@ -130,6 +133,8 @@ async def job_document(
     for item in document["items"]:
         item.pop("provider_state", None)
         item.pop("stored_name", None)
+        for view in item["views"]:
+            view.pop("stored_name", None)
     document.update(task_id=job.job_id, batch_id=job.job_id, progress=job.progress)
     return document
 

@@ -74,10 +74,23 @@ def option_schema(spec: OptionSpec) -> dict[str, Any]:
     return schema
 
 
+OBJECTS = {
+    "type": "string",
+    "description": (
+        'JSON naming the views of each object: {"chair": {"front": "a.jpg", "back": "b.jpg"}}; '
+        "one model per object, its sides among the model's `views`"
+    ),
+}
+
+
 def option_variants(
-    providers: dict[str, Provider], default_provider: str, images: tuple[str, dict[str, Any]]
+    providers: dict[str, Provider],
+    default_provider: str,
+    images: tuple[str, dict[str, Any]],
+    objects: bool = False,
 ) -> list[dict[str, Any]]:
-    """One object schema per provider and model; a body matches exactly one of them."""
+    """One object schema per provider and model; a body matches exactly one of them.
+    With `objects`, a model that takes several views also takes the `objects` field."""
     field, field_schema = images
     variants = []
     for name, provider in providers.items():
@@ -87,7 +100,10 @@ def option_variants(
                 required.append("provider")
             if index:
                 required.append("model")
-            variants.append(_variant(name, model, required, field, field_schema))
+            variant = _variant(name, model, required, field, field_schema)
+            if objects and model.views:
+                variant["properties"]["objects"] = OBJECTS
+            variants.append(variant)
     return variants
 
 
@@ -158,7 +174,8 @@ def _set_body(
     operation = schema["paths"].get(path, {}).get("post")
     if operation is None:
         return
-    body = {"oneOf": option_variants(providers, default, images)}
+    objects = media_type == "multipart/form-data"
+    body = {"oneOf": option_variants(providers, default, images, objects)}
     operation["requestBody"] = {"required": True, "content": {media_type: {"schema": body}}}
 
 

@@ -50,6 +50,11 @@ def job_options(
     )
 
 
+def chosen_model(providers: dict[str, Provider], options: JobOptions) -> ModelSpec:
+    """The model `options` chose (as `job_options` validated them)."""
+    return _model(providers[options.provider], options.model)
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.datastructures import FormData, UploadFile
 
-from image2model.api import links
+from image2model.api import links, objects
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.forms import read_upload_form
 from image2model.api.schemas import UPLOAD_ERRORS, UploadedFileOut, UploadResponse
-from image2model.api.selection import job_options
+from image2model.api.selection import chosen_model, job_options
 from image2model.errors import BadRequest, InvalidField
 from image2model.images import check_filename
 from image2model.jobs.models import Job
@@ -30,7 +30,8 @@ MAX_FORM_FIELDS = 32
 async def upload(
     request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> UploadResponse:
-    """Upload 1–MAX_FILES_PER_UPLOAD images; each becomes a model."""
+    """Upload 1–MAX_FILES_PER_UPLOAD images; each becomes a model, except that the views of
+    one object named in `objects` make one model together."""
     settings = services.settings
     await services.jobs.check_capacity(principal)
     form = await read_upload_form(
@@ -43,8 +44,15 @@ async def upload(
     try:
         files, fields = _split(form)
         _check_counts(len(files), settings.MAX_FILES_PER_UPLOAD)
+        raw_objects = fields.pop(objects.FIELD, None)
         options = job_options(services.providers, settings, fields)
-        uploads = [Upload(filename=check_filename(f.filename), source=f.file) for f in files]
+        model = chosen_model(services.providers, options)
+        named = [(check_filename(f.filename), f) for f in files]
+        grouped = objects.parse_objects(raw_objects, [name for name, _ in named])
+        objects.check_views(model, grouped)
+        uploads = _objects_of(named, grouped)
+        if any(not u.views and u.name is None for u in uploads):
+            objects.check_single(model)
         job = await services.jobs.submit(
             owner=principal,
             uploads=uploads,
@@ -81,6 +89,27 @@ def accepted(services: Services, job: Job) -> UploadResponse:
         status_url=links.status_path(job.job_id),
         message=f"Queued {job.total} image(s) for 3D generation",
     )
+
+
+def _objects_of(
+    named: list[tuple[str, UploadFile]], grouped: list[objects.ObjectViews]
+) -> list[Upload]:
+    """One upload per object, in the order of their front images; unnamed files alone."""
+    files = dict(named)
+    object_of = {f: o for o in grouped for f in o.sides.values()}
+    uploads = []
+    for name, file in named:
+        found = object_of.get(name)
+        if found is None:
+            uploads.append(Upload(filename=name, source=file.file))
+        elif found.sides["front"] == name:
+            views = tuple(
+                (side, Upload(filename=other, source=files[other].file))
+                for side, other in found.sides.items()
+                if side != "front"
+            )
+            uploads.append(Upload(filename=name, source=file.file, name=found.name, views=views))
+    return uploads
 
 
 def _split(form: FormData) -> tuple[list[UploadFile], dict[str, str]]:

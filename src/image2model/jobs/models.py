@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class ItemStatus(StrEnum):
@@ -47,8 +47,16 @@ class ModelStats(BaseModel):
     bounds: list[list[float]] | None = None
 
 
+class View(BaseModel):
+    """Another photo of an item's object, from one side (`back`, `left`, …)."""
+
+    role: str
+    filename: str
+    stored_name: str
+
+
 class Item(BaseModel):
-    """One image of a job and what became of it."""
+    """One object of a job, from one image (or its front view and `views`), and its model."""
 
     file_id: str
     filename: str
@@ -67,8 +75,16 @@ class Item(BaseModel):
     preview_size: int | None = None
     stats: ModelStats | None = None
     provider_state: dict[str, Any] = Field(default_factory=dict)
+    views: list[View] = Field(default_factory=list)
+    """The object's other views; the item's own image is its front."""
     started_at: float | None = None
     finished_at: float | None = None
+
+    @field_validator("views", mode="before")
+    @classmethod
+    def _empty_list(cls, value: Any) -> Any:
+        """Redis' Lua JSON writes an empty list back as `{}` (an empty table is both)."""
+        return [] if value == {} else value
 
 
 class JobOptions(BaseModel):

@@ -71,6 +71,7 @@ def request_for(job: Job, file_id: str, storage: Storage) -> GenerationRequest:
     assert item is not None
     return GenerationRequest(
         image_path=storage.upload_path(job.job_id, item.stored_name),
+        views={v.role: storage.upload_path(job.job_id, v.stored_name) for v in item.views},
         work_dir=storage.work_dir(job.job_id, file_id),
         face_limit=job.options.face_limit,
         model=job.options.model,

@@ -24,7 +24,7 @@ from image2model.errors import (
 from image2model.identity import Principal
 from image2model.images import prepare_image
 from image2model.jobs import transitions
-from image2model.jobs.models import Item, Job, JobOptions, JobStatus
+from image2model.jobs.models import Item, Job, JobOptions, JobStatus, View
 from image2model.jobs.store import JobStore
 from image2model.storage import (
     Storage,
@@ -43,10 +43,14 @@ Dispatch = Callable[[str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded file as the API received it (spooled to disk by the multipart parser)."""
+    """An uploaded file as the API received it (spooled to disk by the multipart parser):
+    one object's image, or its front with its other `views` by side."""
 
     filename: str
     source: BinaryIO
+    name: str | None = None
+    """The object's name, where the client gave one (its results are named after it)."""
+    views: tuple[tuple[str, Upload], ...] = ()
 
 
 class JobService:
@@ -88,7 +92,7 @@ class JobService:
     ) -> Job:
         """Check and store each image, record the job, then queue it."""
         job_id = new_id()
-        stems = unique_stems([upload.filename for upload in uploads])
+        stems = unique_stems([upload.name or upload.filename for upload in uploads])
         async with self._cleanup_on_failure(job_id):
             items = [
                 await self._store_upload(job_id, upload, stem)
@@ -103,9 +107,13 @@ class JobService:
         file_ids: Sequence[str],
         options: JobOptions,
         request_id: str | None = None,
+        check: Callable[[list[Item]], None] | None = None,
     ) -> Job:
-        """A new job from images uploaded before (visible to the same key), with new options."""
+        """A new job from images uploaded before (visible to the same key), with new options;
+        `check` may refuse their items (views the chosen model cannot take)."""
         sources = [await self._uploaded(file_id, owner) for file_id in file_ids]
+        if check is not None:
+            check([item for _, item in sources])
         job_id = new_id()
         stems = unique_stems([item.filename for _, item in sources])
         async with self._cleanup_on_failure(job_id):
@@ -137,22 +145,32 @@ class JobService:
         self._decoders.shutdown(wait=False, cancel_futures=True)
 
     def _normalise(self, job_id: str, upload: Upload, stem: str) -> Item:
-        size = upload.source.seek(0, 2)
-        upload.source.seek(0)
-        image = prepare_image(
-            upload.source, filename=upload.filename, max_pixels=self.max_image_pixels
-        )
         file_id = new_id()
-        stored_name = f"{file_id}.{image.extension}"
-        atomic_write_bytes(self.storage.upload_path(job_id, stored_name), image.data)
+        size, stored_name, content_type = self._store_image(job_id, upload, file_id)
+        views = []
+        for side, view in upload.views:
+            _, stored, _ = self._store_image(job_id, view, f"{file_id}-{side}")
+            views.append(View(role=side, filename=view.filename, stored_name=stored))
         return Item(
             file_id=file_id,
             filename=upload.filename,
             stem=stem,
             stored_name=stored_name,
             file_size=size,
-            content_type=image.content_type,
+            content_type=content_type,
+            views=views,
         )
+
+    def _store_image(self, job_id: str, upload: Upload, name: str) -> tuple[int, str, str]:
+        """Check and store one image as `name.<ext>`: its size as sent, stored name, type."""
+        size = upload.source.seek(0, 2)
+        upload.source.seek(0)
+        image = prepare_image(
+            upload.source, filename=upload.filename, max_pixels=self.max_image_pixels
+        )
+        stored_name = f"{name}.{image.extension}"
+        atomic_write_bytes(self.storage.upload_path(job_id, stored_name), image.data)
+        return size, stored_name, image.content_type
 
     def _copy_upload(self, source_job: str, item: Item, job_id: str, stem: str) -> Item:
         path = self.storage.upload_path(source_job, item.stored_name)
@@ -161,11 +179,28 @@ class JobService:
                 f"Uploaded file {item.file_id} was cleaned up", error_code="FILE_NOT_FOUND"
             )
         file_id = new_id()
-        stored_name = f"{file_id}.{item.stored_name.rsplit('.', 1)[-1]}"
-        atomic_copy(path, self.storage.upload_path(job_id, stored_name))
+        stored_name = self._copy_image(source_job, item.stored_name, job_id, file_id)
+        views = [
+            view.model_copy(
+                update={
+                    "stored_name": self._copy_image(
+                        source_job, view.stored_name, job_id, f"{file_id}-{view.role}"
+                    )
+                }
+            )
+            for view in item.views
+        ]
         return item.model_copy(
-            update={"file_id": file_id, "stored_name": stored_name, "stem": stem}
+            update={"file_id": file_id, "stored_name": stored_name, "stem": stem, "views": views}
         )
+
+    def _copy_image(self, source_job: str, stored_name: str, job_id: str, name: str) -> str:
+        path = self.storage.upload_path(source_job, stored_name)
+        if not path.is_file():
+            raise NotFound("An uploaded file was cleaned up", error_code="FILE_NOT_FOUND")
+        copied = f"{name}.{stored_name.rsplit('.', 1)[-1]}"
+        atomic_copy(path, self.storage.upload_path(job_id, copied))
+        return copied
 
     async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
         job_id = await self.store.job_of_file(file_id) if is_id(file_id) else None
@@ -180,6 +215,7 @@ class JobService:
             stored_name=item.stored_name,
             file_size=item.file_size,
             content_type=item.content_type,
+            views=item.views,
         )
 
     async def _create(

@@ -32,6 +32,8 @@ class GenerationRequest:
     work_dir: Path
     face_limit: int | None = None
     """Most faces the delivered model may have (post-processing enforces it for any model)."""
+    views: dict[str, Path] = field(default_factory=dict)
+    """Other photos of the object by side (`back`, `left`, …); `image_path` is its front."""
     model: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     """The model's other options the client set, validated and typed by its `OptionSpec`s."""
@@ -90,6 +92,10 @@ class Provider(Protocol):
         ...
 
 
+SIDES = ("front", "back", "left", "right", "top", "bottom", "left_front", "right_front")
+"""The views a multi-view object may have; `front` is the item's own image."""
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """One generation option a model accepts, as listed by `/models/available`."""
@@ -116,3 +122,7 @@ class ModelSpec:
     name: str
     description: str = ""
     options: tuple[OptionSpec, ...] = ()
+    views: tuple[str, ...] = ()
+    """Sides of an object this model takes besides its front (`front` is every item's own
+    image); empty for a model of one image per object."""
+    required_views: tuple[str, ...] = ()

@@ -11,6 +11,7 @@ import trimesh
 
 from tests.conftest import Stack, image_bytes
 from tests.providers.fal.test_fal_batch import run_job
+from tests.providers.fal.test_fal_multiview import PLACES
 from tests.support.fake_fal import ENDPOINTS, FakeFal, decoded_image
 
 # endpoint: (what the client sends, what fal must receive besides the image)
@@ -65,7 +66,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, object]]] = {
 
 
 def test_every_catalogue_row_has_a_case() -> None:
-    assert set(CASES) == set(ENDPOINTS)
+    assert set(CASES) | set(PLACES) == set(ENDPOINTS)
 
 
 def test_each_endpoint_gets_its_own_field_names(

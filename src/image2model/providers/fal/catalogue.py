@@ -59,25 +59,39 @@ _TRIPO_COMMON = (
     _int("texture_seed", None, 0, 2**31 - 1, "Texture seed"),
 )
 
+_TRIPO_V25_OPTIONS = (
+    OptionSpec(
+        "face_limit",
+        "int",
+        minimum=100,
+        maximum=500_000,
+        description="Most faces; Tripo chooses adaptively when unset",
+    ),
+    _choice("texture", ("no", "standard", "HD"), "standard", "Texture quality, or none"),
+    _bool("pbr", False, "PBR materials"),
+    SEED,
+    *_TRIPO_COMMON,
+)
+
 TRIPO_V25 = FalModel(
     ModelSpec(
         id="tripo3d/tripo/v2.5/image-to-3d",
         name="Tripo v2.5 (fal)",
         description="Textured, PBR-capable models from one image",
-        options=(
-            OptionSpec(
-                "face_limit",
-                "int",
-                minimum=100,
-                maximum=500_000,
-                description="Most faces; Tripo chooses adaptively when unset",
-            ),
-            _choice("texture", ("no", "standard", "HD"), "standard", "Texture quality, or none"),
-            _bool("pbr", False, "PBR materials"),
-            SEED,
-            *_TRIPO_COMMON,
-        ),
+        options=_TRIPO_V25_OPTIONS,
     ),
+    ours=frozenset(),
+)
+
+TRIPO_V25_MULTIVIEW = FalModel(
+    ModelSpec(
+        id="tripo3d/tripo/v2.5/multiview-to-3d",
+        name="Tripo v2.5 multi-view (fal)",
+        description="Tripo v2.5 from a front view and up to three more",
+        options=_TRIPO_V25_OPTIONS,
+        views=("back", "left", "right"),
+    ),
+    image_field="front_image_url",
     ours=frozenset(),
 )
 
@@ -99,6 +113,20 @@ TRIPO_H31 = FalModel(
         description="Tripo's detailed-geometry model, from one image",
         options=_TRIPO_H31_OPTIONS,
     ),
+    ours=frozenset(),
+)
+
+TRIPO_H31_MULTIVIEW = FalModel(
+    ModelSpec(
+        id="tripo3d/h3.1/multiview-to-3d",
+        name="Tripo H3.1 multi-view (fal)",
+        description="Tripo H3.1 from a front view and up to three more",
+        options=_TRIPO_H31_OPTIONS,
+        # Tripo's own order for multi-view images: front, left, back, right
+        views=("left", "back", "right"),
+    ),
+    image_field="image_urls",
+    image_list=True,
     ours=frozenset(),
 )
 
@@ -142,11 +170,29 @@ def _hunyuan_v2(path: str, name: str, description: str) -> FalModel:
     )
 
 
+def _hunyuan_v2_multi_view(path: str, name: str) -> FalModel:
+    return FalModel(
+        ModelSpec(
+            id=f"fal-ai/hunyuan3d/v2/multi-view{path}",
+            name=name,
+            description="Hunyuan3D v2 from front, back and left views",
+            options=_HUNYUAN_V2_OPTIONS,
+            views=("back", "left"),
+            required_views=("back", "left"),
+        ),
+        image_field="front_image_url",
+    )
+
+
 HUNYUAN_V2 = _hunyuan_v2("", "Hunyuan3D v2 (fal)", "Tencent's image-to-3D model")
 HUNYUAN_V2_TURBO = _hunyuan_v2("/turbo", "Hunyuan3D v2 Turbo (fal)", "Hunyuan3D v2, faster")
 HUNYUAN_V2_MINI = _hunyuan_v2("/mini", "Hunyuan3D v2 Mini (fal)", "The smaller Hunyuan3D v2")
 HUNYUAN_V2_MINI_TURBO = _hunyuan_v2(
     "/mini/turbo", "Hunyuan3D v2 Mini Turbo (fal)", "The smaller Hunyuan3D v2, faster"
+)
+HUNYUAN_V2_MULTI_VIEW = _hunyuan_v2_multi_view("", "Hunyuan3D v2 multi-view (fal)")
+HUNYUAN_V2_MULTI_VIEW_TURBO = _hunyuan_v2_multi_view(
+    "/turbo", "Hunyuan3D v2 multi-view Turbo (fal)"
 )
 
 # Tencent's range for face_count, the same on its own API
@@ -178,6 +224,7 @@ HUNYUAN_V3 = FalModel(
                 "Faces of a LowPoly model",
             ),
         ),
+        views=("back", "left", "right"),
     ),
     image_field="input_image_url",
     ours=frozenset(),
@@ -195,6 +242,7 @@ HUNYUAN_V31_PRO = FalModel(
                 "generate_type", ("Normal", "Geometry"), "Normal", "Textured, or geometry only"
             ),
         ),
+        views=("back", "left", "right", "top", "bottom", "left_front", "right_front"),
     ),
     image_field="input_image_url",
     ours=frozenset(),
@@ -218,22 +266,39 @@ HUNYUAN_V31_RAPID = FalModel(
 
 # --- TRELLIS ---------------------------------------------------------------------------------
 
+_TRELLIS_OPTIONS = (
+    FACE_LIMIT,
+    SEED,
+    _float("ss_guidance_strength", 7.5, 0, 10),
+    _int("ss_sampling_steps", 12, 1, 50),
+    _float("slat_guidance_strength", 3.0, 0, 10),
+    _int("slat_sampling_steps", 12, 1, 50),
+    _float("mesh_simplify", 0.95, 0.9, 0.98),
+    _choice("texture_size", ("512", "1024", "2048"), "1024"),
+)
+
 TRELLIS = FalModel(
     ModelSpec(
         id="fal-ai/trellis",
         name="TRELLIS (fal)",
         description="Microsoft's structured-latent image-to-3D model",
-        options=(
-            FACE_LIMIT,
-            SEED,
-            _float("ss_guidance_strength", 7.5, 0, 10),
-            _int("ss_sampling_steps", 12, 1, 50),
-            _float("slat_guidance_strength", 3.0, 0, 10),
-            _int("slat_sampling_steps", 12, 1, 50),
-            _float("mesh_simplify", 0.95, 0.9, 0.98),
-            _choice("texture_size", ("512", "1024", "2048"), "1024"),
-        ),
+        options=_TRELLIS_OPTIONS,
     ),
+)
+
+TRELLIS_MULTI = FalModel(
+    ModelSpec(
+        id="fal-ai/trellis/multi",
+        name="TRELLIS multi-image (fal)",
+        description="TRELLIS from several views of one object",
+        options=(
+            *_TRELLIS_OPTIONS,
+            _choice("multiimage_algo", ("stochastic", "multidiffusion"), "stochastic"),
+        ),
+        views=("back", "left", "right", "top", "bottom", "left_front", "right_front"),
+    ),
+    image_field="image_urls",
+    image_list=True,
 )
 
 # fal's page does not state it; TRELLIS.2's hosts document 100,000 up to 1 or 2 million
@@ -310,43 +375,64 @@ RODIN_V25 = FalModel(
 )
 
 _MESHY_FACES = (100, 300_000)
+_MESHY_OPTIONS = (
+    face_limit_sent_as("target_polycount", *_MESHY_FACES),
+    _int("target_polycount", 30_000, *_MESHY_FACES, "Target polygon count"),
+    sent_as("texture", "bool", "should_texture", default=True, what="Textured model"),
+    _bool("should_texture", True, "Textured model"),
+    sent_as("pbr", "bool", "enable_pbr", default=False, what="PBR materials"),
+    _bool("enable_pbr", False, "PBR materials"),
+    _choice("topology", ("triangle", "quad"), "triangle"),
+    _choice("symmetry_mode", ("off", "auto", "on"), "auto"),
+    _bool("should_remesh", True, "Remesh to target_polycount"),
+    OptionSpec("texture_prompt", "str", description="Text to guide the texture"),
+)
+
 MESHY_V6 = FalModel(
     ModelSpec(
         id="fal-ai/meshy/v6/image-to-3d",
         name="Meshy 6 (fal)",
         description="Meshy's v6, from one image",
-        options=(
-            face_limit_sent_as("target_polycount", *_MESHY_FACES),
-            _int("target_polycount", 30_000, *_MESHY_FACES, "Target polygon count"),
-            sent_as("texture", "bool", "should_texture", default=True, what="Textured model"),
-            _bool("should_texture", True, "Textured model"),
-            sent_as("pbr", "bool", "enable_pbr", default=False, what="PBR materials"),
-            _bool("enable_pbr", False, "PBR materials"),
-            _choice("model_type", ("standard", "lowpoly"), "standard"),
-            _choice("topology", ("triangle", "quad"), "triangle"),
-            _choice("symmetry_mode", ("off", "auto", "on"), "auto"),
-            _bool("should_remesh", True, "Remesh to target_polycount"),
-            OptionSpec("texture_prompt", "str", description="Text to guide the texture"),
-        ),
+        options=(*_MESHY_OPTIONS, _choice("model_type", ("standard", "lowpoly"), "standard")),
     ),
+    ours=frozenset(),
+    face_range=_MESHY_FACES,
+)
+
+MESHY_V6_MULTI = FalModel(
+    ModelSpec(
+        id="fal-ai/meshy/v6/multi-image-to-3d",
+        name="Meshy 6 multi-image (fal)",
+        description="Meshy's v6 from up to four views of one object",
+        options=_MESHY_OPTIONS,
+        views=("back", "left", "right"),
+    ),
+    image_field="image_urls",
+    image_list=True,
     ours=frozenset(),
     face_range=_MESHY_FACES,
 )
 
 KNOWN: tuple[FalModel, ...] = (
     TRIPO_V25,
+    TRIPO_V25_MULTIVIEW,
     TRIPO_H31,
+    TRIPO_H31_MULTIVIEW,
     TRIPO_P1,
     HUNYUAN_V2,
     HUNYUAN_V2_TURBO,
     HUNYUAN_V2_MINI,
     HUNYUAN_V2_MINI_TURBO,
+    HUNYUAN_V2_MULTI_VIEW,
+    HUNYUAN_V2_MULTI_VIEW_TURBO,
     HUNYUAN_V3,
     HUNYUAN_V31_PRO,
     HUNYUAN_V31_RAPID,
     TRELLIS,
+    TRELLIS_MULTI,
     TRELLIS_2,
     TRIPOSR,
     RODIN_V25,
     MESHY_V6,
+    MESHY_V6_MULTI,
 )

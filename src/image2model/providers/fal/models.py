@@ -40,8 +40,12 @@ class FalModel:
     def endpoint(self) -> str:
         return self.spec.id
 
-    def arguments(self, chosen: dict[str, Any], image: str) -> dict[str, Any]:
-        """fal's request body for the options a client chose and one image (a data URI)."""
+    def arguments(
+        self, chosen: dict[str, Any], image: str, views: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """fal's request body for the options a client chose and the object's images (data
+        URIs): its front in `image_field`, other sides in `<side>_image_url`, or all of them
+        in the `image_field` array, front first, then the sides in the model's order."""
         specs = {spec.name: spec for spec in self.spec.options}
         body: dict[str, Any] = {}
         for name, value in chosen.items():
@@ -52,7 +56,14 @@ class FalModel:
                 low, high = self.face_range
                 value = min(max(value, low), high)
             body[spec.sent_as or name] = wire_value(spec, value)
-        body[self.image_field] = [image] if self.image_list else image
+        views = views or {}
+        if self.image_list:
+            body[self.image_field] = [image, *(views[s] for s in self.spec.views if s in views)]
+        else:
+            body[self.image_field] = image
+            body.update(
+                {f"{side}_image_url": views[side] for side in self.spec.views if side in views}
+            )
         return body
 
     def applies_face_limit(self, face_limit: int | None) -> bool:

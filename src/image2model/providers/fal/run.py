@@ -161,7 +161,8 @@ class FalRun:
             raise
 
     def _arguments(self) -> dict[str, Any]:
-        return self.model.arguments(self.request.chosen, data_uri(self.request.image_path))
+        views = {side: data_uri(path) for side, path in self.request.views.items()}
+        return self.model.arguments(self.request.chosen, data_uri(self.request.image_path), views)
 
     def _wait_and_fetch(self, handle: fal_client.SyncRequestHandle) -> dict[str, Any]:
         submitted = time.time()
