@@ -175,3 +175,51 @@ def assert_rendered(screenshot: bytes, texture: tuple[int, int, int]) -> None:
     assert differs.mean() > 0.03, f"only {differs.mean():.1%} differs from the background"
     assert colours > 50, f"only {colours} colours: the canvas looks blank"
     assert tinted.mean() > 0.01, "the model shows no trace of its photo's colour"
+
+
+def test_three_photos_of_one_object_make_one_model(
+    make_stack: Any, context: BrowserContext, tmp_path: Any
+) -> None:
+    from tests.providers.fal.conftest import FAL_TEST_KEY
+    from tests.providers.fal.test_fal_multiview import COLOURS, centre, near
+    from tests.support.fake_fal import FakeFal
+
+    fal = FakeFal(tmp_path, key=FAL_TEST_KEY).start()
+    try:
+        stack: Stack = make_stack(
+            FAL_KEY=FAL_TEST_KEY,
+            FAL_QUEUE_HOST=fal.host,
+            SSL_CERT_FILE=str(fal.ca_file),
+            DEFAULT_PROVIDER="fal",
+        )
+        stack.start_worker()
+        page = open_page(context, stack)
+        model = "fal-ai/hunyuan3d/v2/multi-view"
+        page.get_by_label("Model", exact=True).select_option(model)
+        sides = ("front", "back", "left")
+        photos = [png(f"vase-{side}.png", COLOURS[side]) for side in sides]
+        page.locator("#file-input").set_input_files(photos)
+        thumbs = page.locator("#thumbs li.thumb")
+        expect(thumbs).to_have_count(3)
+
+        # drag the back view onto the front: one object; the left view by its menu
+        thumbs.nth(1).drag_to(thumbs.nth(0))
+        group = page.locator("#thumbs li.object")
+        expect(group).to_have_count(1)
+        page.get_by_label("Object of vase-left.png").select_option(label="With vase-front.png")
+        expect(group.locator("li.thumb")).to_have_count(3)
+        for side in sides:
+            expect(page.get_by_label(f"Side of vase-{side}.png")).to_have_value(side)
+
+        page.get_by_role("button", name="Generate 3D models").click()
+        page.wait_for_url("**/?job=*")
+        expect(page.locator("article.card")).to_have_count(1)
+        expect(card(page, "vase-front.png")).to_have_attribute("data-status", "completed")
+        expect(page.locator("#job-status")).to_have_text("Completed")
+
+        [submit] = fal.accepted()
+        assert submit.path == f"/q/{model}"
+        for side in sides:
+            assert near(centre(submit.body[f"{side}_image_url"]), COLOURS[side]), side
+    finally:
+        fal.stop()

@@ -1,4 +1,6 @@
 // Choosing images (checked here for a quick answer; the server decides) and the job options.
+// For a model that takes several views of an object, images dropped onto one another (or
+// put together with their "Object" menu) become one object, each image labelled with its side.
 
 import { ApiError, endpoints, upload } from "./api.js";
 import { $, formatBytes, fromTemplate, show, showError } from "./dom.js";
@@ -16,9 +18,10 @@ export class UploadForm {
     this.maxFiles = maxFiles;
     this.maxBytes = maxBytes;
     this.onSubmitted = onSubmitted;
-    this.files = []; // {file, url}
+    this.files = []; // {file, url, group, side}: images of one group are views of one object
     this.catalogue = null;
     this.busy = false;
+    this.groups = 0;
     this.bind();
   }
 
@@ -44,7 +47,10 @@ export class UploadForm {
     });
     $("#clear-files").addEventListener("click", () => this.removeAll());
     $("#provider").addEventListener("change", () => this.fillModels());
-    $("#model").addEventListener("change", () => this.fillOptions());
+    $("#model").addEventListener("change", () => {
+      this.fillOptions();
+      this.refresh();
+    });
     $("#face-auto").addEventListener("change", (event) => {
       $("#face-limit").disabled = event.target.checked;
       if (!event.target.checked) $("#face-limit").focus();
@@ -88,7 +94,10 @@ export class UploadForm {
 
   fillOptions() {
     const model = this.model();
-    $("#model-hint").textContent = model.description || "";
+    const grouping = model.views && model.views.length
+      ? "Drop images onto one another to make them views of one object."
+      : "";
+    $("#model-hint").textContent = [model.description, grouping].filter(Boolean).join(". ");
     const option = (name) => model.options.find((o) => o.name === name);
     const face = option("face_limit");
     show($("#face-field"), Boolean(face));
@@ -137,7 +146,7 @@ export class UploadForm {
       else if (file.size > this.maxBytes) rejected.push(`${file.name}: larger than ${formatBytes(this.maxBytes)}`);
       else if (file.size === 0) rejected.push(`${file.name}: the file is empty`);
       else if (this.files.length >= this.maxFiles) rejected.push(`${file.name}: at most ${this.maxFiles} images per upload`);
-      else this.files.push({ file, url: URL.createObjectURL(file) });
+      else this.files.push({ file, url: URL.createObjectURL(file), group: null, side: "front" });
     }
     this.showRejected(rejected);
     this.refresh();
@@ -152,8 +161,45 @@ export class UploadForm {
   remove(entry, reason) {
     this.files = this.files.filter((f) => f !== entry);
     URL.revokeObjectURL(entry.url);
+    this.tidyGroups();
     if (reason) this.showRejected([reason]);
     this.refresh();
+  }
+
+  // The sides the chosen model takes: front and its other views; none for one image per object.
+  sides() {
+    const model = this.catalogue && this.model();
+    return model && model.views && model.views.length ? ["front", ...model.views] : [];
+  }
+
+  members(group) {
+    return this.files.filter((f) => f.group === group);
+  }
+
+  // `entry` becomes a view of `target`'s object, on the first side nobody there has yet.
+  join(entry, target) {
+    if (entry === target) return;
+    if (target.group === null) Object.assign(target, { group: ++this.groups, side: "front" });
+    const taken = new Set(this.members(target.group).map((f) => f.side));
+    const free = this.sides().find((side) => !taken.has(side)) || "back";
+    Object.assign(entry, { group: target.group, side: free });
+    this.tidyGroups();
+    this.refresh();
+  }
+
+  separate(entry) {
+    Object.assign(entry, { group: null, side: "front" });
+    this.tidyGroups();
+    this.refresh();
+  }
+
+  // A group of one is an image of its own again.
+  tidyGroups() {
+    for (const entry of this.files) {
+      if (entry.group !== null && this.members(entry.group).length < 2) {
+        Object.assign(entry, { group: null, side: "front" });
+      }
+    }
   }
 
   removeAll() {
@@ -165,8 +211,16 @@ export class UploadForm {
   }
 
   refresh() {
-    const thumbs = this.files.map((entry) => this.thumb(entry));
-    $("#thumbs").replaceChildren(...thumbs);
+    const items = [];
+    const shown = new Set();
+    for (const entry of this.files) {
+      if (entry.group === null) items.push(this.thumb(entry));
+      else if (!shown.has(entry.group)) {
+        shown.add(entry.group);
+        items.push(this.object(entry.group));
+      }
+    }
+    $("#thumbs").replaceChildren(...items);
     show($("#selection-head"), this.files.length > 0);
     $("#selection-count").textContent = `${this.files.length} of at most ${this.maxFiles}`;
     $("#start").disabled = this.busy || this.files.length === 0 || !this.catalogue;
@@ -183,7 +237,104 @@ export class UploadForm {
     const button = item.querySelector(".thumb-remove");
     button.querySelector(".visually-hidden").textContent = `Remove ${entry.file.name}`;
     button.addEventListener("click", () => this.remove(entry));
+    if (this.sides().length) this.viewControls(item, entry);
     return item;
+  }
+
+  // One card for the views of one object.
+  object(group) {
+    const members = this.members(group);
+    const front = members.find((f) => f.side === "front") || members[0];
+    const card = document.createElement("li");
+    card.className = "object";
+    card.dataset.object = String(group);
+    card.dataset.views = String(Math.min(members.length, 4));
+    const title = Object.assign(document.createElement("span"), {
+      className: "object-title",
+      textContent: `${objectName(front.file.name)} · ${members.length} views`,
+    });
+    const list = document.createElement("ul");
+    list.className = "object-views";
+    list.setAttribute("aria-label", `Views of ${objectName(front.file.name)}`);
+    list.append(...members.map((entry) => this.thumb(entry)));
+    card.append(title, list);
+    return card;
+  }
+
+  // Drag onto another image (or choose it in "Object") to make both views of one object.
+  viewControls(item, entry) {
+    const index = this.files.indexOf(entry);
+    item.draggable = true;
+    item.dataset.index = String(index);
+    item.addEventListener("dragstart", (event) => {
+      event.dataTransfer.setData("text/x-image-index", String(index));
+      event.dataTransfer.effectAllowed = "move";
+    });
+    item.addEventListener("dragover", (event) => {
+      if (event.dataTransfer.types.includes("text/x-image-index")) event.preventDefault();
+    });
+    item.addEventListener("drop", (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      const source = this.files[Number(event.dataTransfer.getData("text/x-image-index"))];
+      if (source) this.join(source, entry);
+    });
+    const controls = document.createElement("div");
+    controls.className = "thumb-views";
+    if (entry.group === null) {
+      const others = this.files.filter((f) => f !== entry);
+      const owner = labelled(`Object of ${entry.file.name}`, "Object", [
+        new Option("Its own", ""),
+        ...others.map((f) => new Option(`With ${f.file.name}`, String(this.files.indexOf(f)))),
+      ]);
+      owner.select.value = "";
+      owner.select.addEventListener("change", () => {
+        const target = this.files[Number(owner.select.value)];
+        if (target) this.join(entry, target);
+      });
+      controls.append(owner.label);
+    } else {
+      const side = labelled(`Side of ${entry.file.name}`, "Side", this.sides().map((s) => new Option(s, s)));
+      side.select.value = entry.side;
+      side.select.addEventListener("change", () => {
+        entry.side = side.select.value;
+      });
+      const apart = Object.assign(document.createElement("button"), {
+        type: "button",
+        className: "quiet",
+        textContent: "Separate",
+      });
+      apart.setAttribute("aria-label", `Separate ${entry.file.name}`);
+      apart.addEventListener("click", () => this.separate(entry));
+      controls.append(side.label, apart);
+    }
+    item.querySelector(".thumb-text").append(controls);
+  }
+
+  // {"chair": {"front": "chair-1.jpg", …}} for each object of several views.
+  objects() {
+    const objects = {};
+    const groups = [...new Set(this.files.filter((f) => f.group !== null).map((f) => f.group))];
+    for (const group of groups) {
+      const members = this.members(group);
+      const sides = {};
+      for (const entry of members) {
+        if (sides[entry.side]) {
+          throw new ApiError(0, "INVALID_VIEWS", `Two images of one object are both its ${entry.side}`);
+        }
+        sides[entry.side] = entry.file.name;
+      }
+      if (!sides.front) throw new ApiError(0, "INVALID_VIEWS", "Each object needs a front view");
+      let name = objectName(sides.front);
+      for (let n = 2; name in objects; n++) name = `${objectName(sides.front)}-${n}`;
+      objects[name] = sides;
+    }
+    return objects;
+  }
+
+  // The image each new item is made from, in the order the server lists them.
+  fronts() {
+    return this.files.filter((f) => f.group === null || f.side === "front");
   }
 
   fields() {
@@ -202,6 +353,8 @@ export class UploadForm {
     if (texture && !$("#texture-field").hidden) {
       form.append("texture", texture.type === "checkbox" ? String(texture.checked) : texture.value);
     }
+    const objects = this.objects();
+    if (Object.keys(objects).length) form.append("objects", JSON.stringify(objects));
     return form;
   }
 
@@ -217,7 +370,8 @@ export class UploadForm {
       const job = await upload(form, (share) => {
         status.textContent = share < 1 ? `Uploading… ${Math.round(share * 100)}%` : "Checking images…";
       });
-      const previews = new Map(job.uploaded_files.map((f, i) => [f.file_id, this.files[i]?.url]));
+      const fronts = this.fronts();
+      const previews = new Map(job.uploaded_files.map((f, i) => [f.file_id, fronts[i]?.url]));
       this.files = [];
       this.onSubmitted(job, previews);
     } catch (error) {
@@ -228,4 +382,17 @@ export class UploadForm {
       this.refresh();
     }
   }
+}
+
+function objectName(filename) {
+  return filename.replace(/\.[^.]+$/, "") || filename;
+}
+
+function labelled(accessibleName, text, options) {
+  const label = Object.assign(document.createElement("label"), { className: "thumb-choice" });
+  const select = document.createElement("select");
+  select.setAttribute("aria-label", accessibleName);
+  select.append(...options);
+  label.append(Object.assign(document.createElement("span"), { textContent: text }), select);
+  return { label, select };
 }
