@@ -400,10 +400,11 @@ class FakeFal:
             if request.arguments.get("pbr"):
                 out["pbr_model"] = file("pbr_model.glb", glb)
             return out
+        fbx, usdz = ("model.fbx", "application/octet-stream"), ("model.usdz", "model/vnd.usdz+zip")
         if shape == "tripo":
             return {
                 "model_mesh": file("model_mesh.glb", glb),
-                "model_urls": {"glb": file("model_mesh.glb", glb)},
+                "model_urls": {"glb": file("model_mesh.glb", glb), "fbx": file(*fbx)},
                 "rendered_image": file("preview.webp", "image/webp"),
             }
         if shape == "mesh":
@@ -411,7 +412,7 @@ class FakeFal:
         if shape == "hunyuan3":
             return {
                 "model_glb": file("model_glb.glb", glb),
-                "model_urls": {"glb": file("model_glb.glb", glb)},
+                "model_urls": {"glb": file("model_glb.glb", glb), "usdz": file(*usdz)},
                 "thumbnail": file("preview.png", png),
                 "seed": 42,
             }
@@ -421,14 +422,14 @@ class FakeFal:
             return {
                 "model_mesh": file("model_mesh.glb", glb),
                 "seed": 42,
-                "textures": [file("preview.png", png)],
+                "textures": [file("texture.png", png)],
             }
         if shape == "meshy":
             return {
                 "model_glb": file("model_glb.glb", glb),
-                "model_urls": {"glb": file("model_glb.glb", glb)},
+                "model_urls": {"glb": file("model_glb.glb", glb), "fbx": file(*fbx)},
                 "thumbnail": file("preview.png", png),
-                "texture_urls": [{"base_color": file("preview.png", png)}],
+                "texture_urls": [{"base_color": file("texture.png", png)}],
                 "seed": 42,
             }
         return {"model_glb": file("model_glb.glb", glb), "thumbnail": file("preview.png", png)}
@@ -523,6 +524,11 @@ def _make_files() -> dict[str, bytes]:
         out = io.BytesIO()
         Image.new("RGB", (64, 48), (200, 120, 40)).save(out, fmt.upper())
         files[f"preview.{fmt}"] = out.getvalue()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (90, 90, 90)).save(out, "PNG")
+    files["texture.png"] = out.getvalue()
+    files["model.fbx"] = b"Kaydara FBX Binary  \x00\x1a\x00" + bytes(64)
+    files["model.usdz"] = b"PK\x03\x04" + bytes(64)  # a USDZ is a zip
     return files
 
 

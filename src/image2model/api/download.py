@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
-from image2model.api.schemas import EXPIRED_ERRORS, ListedFile, Listing
+from image2model.api.schemas import EXPIRED_ERRORS, ListedFile, ListedOutput, Listing
 from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
@@ -94,4 +94,13 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
             for fmt in results.LISTED_FORMATS
         },
         stats=item.stats,
+        outputs=[
+            ListedOutput(
+                name=output.name,
+                filename=output.file,
+                size=output.size,
+                url=links.signed_file(signer, job.job_id, output.file, ttl),
+            )
+            for output in item.outputs
+        ],
     )

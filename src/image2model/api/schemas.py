@@ -159,6 +159,14 @@ _PROGRESS_FIELDS = {
 }
 
 
+class ListedOutput(BaseModel):
+    name: str
+    """Where the service's result had it: `model_urls.fbx`, `texture_urls.0.base_color`."""
+    filename: str
+    size: int
+    url: str
+
+
 class ListedFile(BaseModel):
     file_id: str
     filename: str
@@ -168,6 +176,9 @@ class ListedFile(BaseModel):
     rendered_image: dict[str, Any] | None
     formats: dict[str, str]
     stats: ModelStats | None
+    outputs: list[ListedOutput] = []
+    """Every other file the model's service returned (PBR or untextured meshes, other
+    formats, texture maps), as it came."""
 
 
 class Listing(BaseModel):

@@ -55,6 +55,16 @@ class View(BaseModel):
     stored_name: str
 
 
+class Output(BaseModel):
+    """A file the model's service returned besides the model and preview we made from it (a
+    PBR or untextured mesh, other formats, texture maps), kept as it came."""
+
+    name: str
+    """Where the service's result had it (`model_urls.fbx`, `texture_urls.0.base_color`)."""
+    file: str
+    size: int
+
+
 class Item(BaseModel):
     """One object of a job, from one image (or its front view and `views`), and its model."""
 
@@ -77,10 +87,11 @@ class Item(BaseModel):
     provider_state: dict[str, Any] = Field(default_factory=dict)
     views: list[View] = Field(default_factory=list)
     """The object's other views; the item's own image is its front."""
+    outputs: list[Output] = Field(default_factory=list)
     started_at: float | None = None
     finished_at: float | None = None
 
-    @field_validator("views", mode="before")
+    @field_validator("views", "outputs", mode="before")
     @classmethod
     def _empty_list(cls, value: Any) -> Any:
         """Redis' Lua JSON writes an empty list back as `{}` (an empty table is both)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -10,7 +12,7 @@ from typing import Any
 
 from image2model.generation import finish, generate, scaled
 from image2model.jobs import transitions
-from image2model.jobs.models import ItemStatus, Job, ModelStats
+from image2model.jobs.models import ItemStatus, Job, ModelStats, Output
 from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
 from image2model.providers.base import Cancelled, GenerationRequest, GenerationResult, Provider
@@ -61,6 +63,7 @@ class ItemContext:
         return self._cancelled
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 GENERATED = "generated"
 """The provider_state key of a generated model waiting for post-processing: file names in the
 item's work directory, so the step after it runs on any worker that shares DATA_DIR."""
@@ -94,6 +97,10 @@ def generate_item(
             else None
         ),
         "face_limit_applied": result.face_limit_applied,
+        "outputs": {
+            name: path.relative_to(request.work_dir).as_posix()
+            for name, path in result.outputs.items()
+        },
     }
     context.save_state({**context.state, GENERATED: made})
 
@@ -105,12 +112,15 @@ def generated(state: dict[str, Any], work_dir: Path) -> GenerationResult | None:
         return None
     model = work_dir / str(made["model"])
     preview = work_dir / str(made["preview"]) if made.get("preview") else None
-    if not model.is_file() or (preview is not None and not preview.is_file()):
+    outputs = {str(k): work_dir / str(v) for k, v in (made.get("outputs") or {}).items()}
+    files = [model, *([preview] if preview else []), *outputs.values()]
+    if not all(path.is_file() for path in files):
         return None
     return GenerationResult(
         model_path=model,
         preview_path=preview,
         face_limit_applied=bool(made.get("face_limit_applied")),
+        outputs=outputs,
     )
 
 
@@ -122,10 +132,10 @@ def finish_item(
     item = job.item(file_id)
     assert item is not None
     request = request_for(job, file_id, storage)
+    result_dir = storage.result_dir(job.job_id)
     try:
-        final = finish(
-            result, request, context, result_dir=storage.result_dir(job.job_id), stem=item.stem
-        )
+        final = finish(result, request, context, result_dir=result_dir, stem=item.stem)
+        outputs = keep_outputs(result.outputs, result_dir, item.stem)
     finally:
         shutil.rmtree(request.work_dir, ignore_errors=True)
     return transitions.complete(
@@ -134,4 +144,15 @@ def finish_item(
         model_size=final.glb_path.stat().st_size,
         preview_size=final.preview_path.stat().st_size,
         stats=ModelStats.model_validate(final.stats, from_attributes=True),
+        outputs=outputs,
     )
+
+
+def keep_outputs(files: dict[str, Path], result_dir: Path, stem: str) -> list[Output]:
+    """The provider's other files moved into the results as `<stem>-<where>.<ext>`."""
+    kept = []
+    for name, path in files.items():
+        target = result_dir / f"{stem}-{_UNSAFE.sub('-', name)[:80]}{path.suffix}"
+        os.replace(path, target)
+        kept.append(Output(name=name, file=target.name, size=target.stat().st_size))
+    return kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 import tempfile
 import zipfile
@@ -69,13 +70,16 @@ def resolve(storage: Storage, job: Job, filename: str, fmt: str | None) -> tuple
     410 when the job's files expired."""
     for item in completed_items(job):
         kind = _kind(item, filename)
-        if kind is None or (kind == "preview" and fmt is not None):
+        if kind is None or (kind in ("preview", "output") and fmt is not None):
             continue
         if expired(storage, job):
             raise _gone(job)
         with _files_of(job):
             if kind == "preview":
                 return _existing(storage.result_path(job.job_id, filename)), MEDIA_TYPES["png"]
+            if kind == "output":
+                path = _existing(storage.result_path(job.job_id, filename))
+                return path, mimetypes.guess_type(filename)[0] or "application/octet-stream"
             assert item.model_file is not None
             target = check_format(fmt) if fmt else kind
             glb = _existing(storage.result_path(job.job_id, item.model_file))
@@ -97,6 +101,8 @@ def download_name(stem: str, fmt: str) -> str:
 def _kind(item: Item, filename: str) -> str | None:
     if filename == item.preview_file:
         return "preview"
+    if any(filename == output.file for output in item.outputs):
+        return "output"
     for fmt in meshes.FORMATS:
         if filename in (download_name(item.stem, fmt), f"{item.stem}.{fmt}"):
             return fmt

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from image2model.jobs.models import ItemError, ItemStatus, ModelStats
+from image2model.jobs.models import ItemError, ItemStatus, ModelStats, Output
 
 
 class Patch(BaseModel):
@@ -29,6 +29,7 @@ class Patch(BaseModel):
     model_size: int | None = None
     preview_size: int | None = None
     stats: ModelStats | None = None
+    outputs: list[Output] | None = None
     starts_attempt: bool = Field(default=False, exclude=True)
     """Count an attempt and stamp `started_at` (only `start` does)."""
 
@@ -55,6 +56,7 @@ def complete(
     model_size: int,
     preview_size: int,
     stats: ModelStats,
+    outputs: list[Output] | None = None,
 ) -> Patch:
     return Patch(
         status=ItemStatus.COMPLETED,
@@ -64,6 +66,7 @@ def complete(
         model_size=model_size,
         preview_size=preview_size,
         stats=stats,
+        outputs=outputs or None,
     )
 
 

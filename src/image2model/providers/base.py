@@ -52,6 +52,8 @@ class GenerationResult:
     model_path: Path
     preview_path: Path | None = None
     face_limit_applied: bool = False
+    outputs: dict[str, Path] = field(default_factory=dict)
+    """Other files the provider returned, by where its result had them; kept as they are."""
 
 
 class ProviderContext(Protocol):

@@ -92,8 +92,15 @@ def test_batch_sends_every_option_and_serves_the_files(
             assert preview.content[:4] == b"\x89PNG"
             assert Image.open(io.BytesIO(preview.content)).size == (64, 48), "fal's preview"
             assert browser.get(entry["formats"]["obj"]).status_code == 200
-    files_fetched = {e.path.rsplit("/", 1)[-1] for e in fal.entries("file", 200)}
-    assert files_fetched == {"pbr_model.glb", "preview.webp"}
+            # Tripo's textured and untextured meshes are kept too, as they came
+            kept = {o["name"]: o for o in entry["outputs"]}
+            assert set(kept) == {"model_mesh", "base_model"}
+            base = browser.get(kept["base_model"]["url"])
+            assert base.status_code == 200 and base.headers["content-type"] == "model/gltf-binary"
+    files_fetched = Counter(e.path.rsplit("/", 1)[-1] for e in fal.entries("file", 200))
+    assert files_fetched == {
+        name: 3 for name in ("pbr_model.glb", "model_mesh.glb", "base_model.glb", "preview.webp")
+    }
     log_text = "".join(p.read_text() for p in Path(stack.env["DATA_DIR"]).glob("worker-*.log"))
     assert FAL_TEST_KEY not in log_text
 

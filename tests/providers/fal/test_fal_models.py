@@ -65,6 +65,16 @@ CASES: dict[str, tuple[dict[str, str], dict[str, object]]] = {
 }
 
 
+# what each result carries besides the model and preview (the fake's shapes, fal's fields)
+KEPT = {
+    "tripo_v25": {"base_model"},
+    "tripo": {"model_urls.fbx"},
+    "hunyuan3": {"model_urls.usdz"},
+    "rodin": {"textures.0"},
+    "meshy": {"model_urls.fbx", "texture_urls.0.base_color"},
+}
+
+
 def test_every_catalogue_row_has_a_case() -> None:
     assert set(CASES) | set(PLACES) == set(ENDPOINTS)
 
@@ -92,6 +102,15 @@ def test_each_endpoint_gets_its_own_field_names(
         assert item["status"] == "completed" and item["stats"]["faces"] > 0, model
         if "face_limit" in fields:
             assert item["stats"]["faces"] <= int(fields["face_limit"]), model
+        kept = KEPT.get(ENDPOINTS[model][1], set())
+        with stack.client() as client:
+            [listed] = client.get(f"/api/v1/download/{done['job']['job_id']}/all").json()["files"]
+            assert {o["name"] for o in listed["outputs"]} == kept, model
+            for output in listed["outputs"]:  # each as fal sent it, under a signed link
+                got = client.get(output["url"], headers={"Authorization": ""})
+                assert got.status_code == 200 and len(got.content) == output["size"] > 0
+                assert output["filename"].startswith(item["stem"] + "-")
+        assert {o["name"] for o in item["outputs"]} == kept, model
 
 
 @pytest.mark.parametrize(

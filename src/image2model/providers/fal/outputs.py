@@ -14,8 +14,13 @@ from image2model.providers.base import ProviderError
 from image2model.providers.fal.models import FalModel
 
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+MAX_OTHER_FILES = 32
 MODEL_SUFFIXES = frozenset({".glb", ".gltf", ".obj", ".ply", ".stl"})
 PREVIEW_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+KEPT_SUFFIXES = frozenset(
+    {*MODEL_SUFFIXES, *PREVIEW_SUFFIXES, ".fbx", ".usdz", ".mtl", ".zip", ".mp4", ".bin"}
+)
+"""What a kept output may be called on our disk; anything else is stored as `.bin`."""
 _BY_TYPE = {
     "model/gltf-binary": ".glb",
     "model/gltf+json": ".gltf",
@@ -55,6 +60,29 @@ def model_and_preview(
     if preview is not None and preview.suffix not in PREVIEW_SUFFIXES:
         preview = RemoteFile(preview.url, ".png")
     return model, preview
+
+
+def other_files(result: dict[str, Any], *taken: RemoteFile | None) -> dict[str, RemoteFile]:
+    """Every other file in a result, by where it was (`model_urls.fbx`, `textures.0`), once
+    each: a URL already `taken` (the model, the preview) or seen before is left out."""
+    seen = {t.url for t in taken if t is not None}
+    found: dict[str, RemoteFile] = {}
+
+    def walk(value: Any, path: str) -> None:
+        remote = _file(value) if isinstance(value, dict) else None
+        if remote is not None:
+            if remote.url not in seen and len(found) < MAX_OTHER_FILES:
+                seen.add(remote.url)
+                found[path] = remote
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(inner, f"{path}.{index}")
+
+    walk(result, "")
+    return found
 
 
 def download(client: httpx.Client, remote: RemoteFile, target: Path) -> Path:

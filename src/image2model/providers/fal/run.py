@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import fal_client
@@ -229,9 +230,19 @@ class FalRun:
             preview = self._call(
                 "download", lambda: outputs.download(self.downloads, preview_file, target)
             )
+        kept = {}
+        others = outputs.other_files(result, model_file, preview_file)
+        for index, (name, remote) in enumerate(others.items()):
+            suffix = remote.suffix if remote.suffix in outputs.KEPT_SUFFIXES else ".bin"
+            kept[name] = self._fetch(remote, work / f"fal-output-{index}{suffix}")
         self._report(100, "Model downloaded from fal")
         applied = self.model.applies_face_limit(self.request.face_limit)
-        return GenerationResult(model_path=model, preview_path=preview, face_limit_applied=applied)
+        return GenerationResult(
+            model_path=model, preview_path=preview, face_limit_applied=applied, outputs=kept
+        )
+
+    def _fetch(self, remote: outputs.RemoteFile, target: Path) -> Path:
+        return self._call("download", lambda: outputs.download(self.downloads, remote, target))
 
     def _call(self, phase: str, attempt: Callable[[], T]) -> T:
         """`attempt` until it succeeds, retrying only what `failures.classify` calls transient."""

@@ -50,6 +50,7 @@ export class Card {
     }
     this.showStats(file.stats);
     this.showDownloads(file.formats);
+    this.showOutputs(file.outputs || []);
   }
 
   modelViewer(file) {
@@ -107,5 +108,20 @@ export class Card {
     });
     group.replaceChildren(...links);
     group.hidden = false;
+  }
+
+  // Other files the model's service returned, as it sent them (an FBX, texture maps, …).
+  showOutputs(outputs) {
+    if (!outputs.length || this.element.querySelector(".outputs")) return;
+    const line = document.createElement("p");
+    line.className = "outputs muted";
+    const links = outputs.map((output) => {
+      const link = Object.assign(document.createElement("a"), { href: output.url, textContent: output.name });
+      link.download = "";
+      link.setAttribute("aria-label", `Download ${output.name} of ${this.name}`);
+      return link;
+    });
+    line.append("Also from the model: ", ...links.flatMap((link, i) => (i ? [" · ", link] : [link])));
+    this.part(".downloads").after(line);
   }
 }
