@@ -60,6 +60,7 @@ PLACES: dict[str, dict[str, str | int]] = {
         "left_front": "left_front_image_url",
     },
     "fal-ai/trellis/multi": {"front": 0, "back": 1, "left": 2},
+    "fal-ai/hyper3d/rodin/v2.5": {"front": 0, "back": 1, "left": 2, "top": 3},
     "fal-ai/meshy/v6/multi-image-to-3d": {"front": 0, "back": 1, "left": 2, "right": 3},
 }
 

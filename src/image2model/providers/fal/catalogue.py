@@ -345,7 +345,7 @@ RODIN_V25 = FalModel(
     ModelSpec(
         id="fal-ai/hyper3d/rodin/v2.5",
         name="Hyper3D Rodin Gen-2.5 (fal)",
-        description="Hyper3D's Rodin, from one image",
+        description="Hyper3D's Rodin, from one image or up to five views",
         options=(
             FACE_LIMIT,
             SEED,
@@ -369,6 +369,7 @@ RODIN_V25 = FalModel(
             _bool("use_original_alpha", False, "Keep the image's transparency as the mask"),
             OptionSpec("prompt", "str", default="", description="Text to guide the model"),
         ),
+        views=("back", "left", "right", "top"),  # fal: up to 5 images
     ),
     image_field="image_urls",
     image_list=True,
