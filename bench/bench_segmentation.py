@@ -226,7 +226,15 @@ def learned(image: Image) -> tuple[Mask, float]:
     return at_eval(likelihood > 0.5), elapsed
 
 
-METHODS = {"colour model": colour_model, "learned matte": learned}
+def combined(image: Image) -> tuple[Mask, float]:
+    matte = packaged()
+    started = time.perf_counter()
+    silhouette = find_silhouette(Photo(rgb=image, alpha=None), matte=matte)
+    elapsed = time.perf_counter() - started
+    return at_eval(silhouette.coverage), elapsed
+
+
+METHODS = {"colour model": colour_model, "learned matte": learned, "combined": combined}
 
 
 def sheet_row(image: Image, truth: Mask, found: dict[str, Mask], side: int = 96) -> Image:

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from image2model.providers.base import ProviderError
 from image2model.providers.local.background import background_distance, border_width
 from image2model.providers.local.image import Photo
+from image2model.providers.local.matte import Matte
 
 SEG_SIDE = 256
 """Segmentation runs at this size: GrabCut cost grows with pixels, the silhouette does not."""
@@ -18,6 +19,10 @@ SEG_SIDE = 256
 MIN_FRACTION = 0.004
 MAX_FRACTION = 0.97
 """Outside these area fractions nothing was really separated from the background."""
+FILLS_FRAME = 0.5
+AGREE = 0.7
+"""A colour mask over half the frame that the matte disagrees with (IoU below AGREE) is a
+subject filling the frame, where the matte's idea of salience fails."""
 
 
 @dataclass(frozen=True)
@@ -28,16 +33,75 @@ class Silhouette:
     fallback: bool
 
 
-def find_silhouette(photo: Photo, *, seed: int = 0) -> Silhouette:
-    """The object's silhouette, or a rounded slab of the whole frame when none separates."""
+def find_silhouette(photo: Photo, *, seed: int = 0, matte: Matte | None = None) -> Silhouette:
+    """The object's silhouette, or a rounded slab of the whole frame when none separates.
+
+    With `matte`, the learned matte and the colour model are weighed against each other
+    (`_choose`), and the choice is refined by a graph cut seeded from it.
+    """
     small_rgb = _shrink(photo.rgb)
     if photo.alpha is not None:
         return _from_alpha(_shrink(photo.alpha), small_rgb.shape[:2])
     cv2.setRNGSeed(seed)
-    mask = _clean(_graph_cut(small_rgb))
+    colour = _clean(_graph_cut(small_rgb))
+    mask = colour
+    if matte is not None:
+        size = (small_rgb.shape[1], small_rgb.shape[0])
+        likelihood = cv2.resize(matte.predict(photo.rgb), size, interpolation=cv2.INTER_AREA)
+        mask = _choose(small_rgb, colour, np.asarray(likelihood, dtype=np.float32))
     if not MIN_FRACTION <= mask.mean() <= MAX_FRACTION:
         return Silhouette(_slab(mask.shape), fallback=True)
     return Silhouette(_soften(mask), fallback=False)
+
+
+def _choose(
+    rgb: NDArray[np.uint8], colour: NDArray[np.bool_], likelihood: NDArray[np.float32]
+) -> NDArray[np.bool_]:
+    """The learned matte where it is plausible and the colour model does not clearly know
+    better, refined by a graph cut seeded from it; else the colour model.
+
+    The matte takes the most salient thing in the picture, which is not always the object: a
+    person behind it, or the frame itself when a board fills it. The colour model is right
+    exactly there (its background is what the border shows). So the colour model wins when
+    its mask is plausible and the matte's reaches the frame on more sides than it does.
+    """
+    learned = _clean(likelihood > 0.5)
+    if not MIN_FRACTION <= learned.mean() <= MAX_FRACTION:
+        return colour
+    if MIN_FRACTION <= colour.mean() <= MAX_FRACTION:
+        if _sides_touched(learned) > _sides_touched(colour):
+            return colour
+        if colour.mean() > FILLS_FRAME and _iou(learned, colour) < AGREE:
+            return colour
+    return _clean(_refine(rgb, learned, likelihood))
+
+
+def _iou(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def _sides_touched(mask: NDArray[np.bool_]) -> int:
+    edge = max(1, round(0.01 * max(mask.shape)))
+    return sum(
+        bool(side.mean() > 0.05)
+        for side in (mask[:edge], mask[-edge:], mask[:, :edge], mask[:, -edge:])
+    )
+
+
+def _refine(
+    rgb: NDArray[np.uint8], mask: NDArray[np.bool_], likelihood: NDArray[np.float32]
+) -> NDArray[np.bool_]:
+    """A graph cut on the photo from the matte: confident pixels fixed, the rim left open."""
+    labels = np.where(mask, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    labels[(likelihood > 0.9) & mask] = cv2.GC_FGD
+    labels[likelihood < 0.05] = cv2.GC_BGD
+    if not (labels == cv2.GC_BGD).any() or not (labels == cv2.GC_FGD).any():
+        return mask
+    background = np.zeros((1, 65), np.float64)
+    foreground = np.zeros((1, 65), np.float64)
+    cv2.grabCut(rgb, labels, (0, 0, 1, 1), background, foreground, 2, cv2.GC_INIT_WITH_MASK)
+    return np.asarray((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD), dtype=bool)
 
 
 def _shrink(image: NDArray[np.uint8]) -> NDArray[np.uint8]:

@@ -21,6 +21,7 @@ from image2model.providers.base import (
     ProviderContext,
     ProviderError,
 )
+from image2model.providers.local import matte
 from image2model.providers.local.export import plain_mesh, textured_mesh, to_model_space, write_glb
 from image2model.providers.local.image import load_photo
 from image2model.providers.local.mask import find_silhouette
@@ -89,7 +90,8 @@ class LocalProvider:
         _step(context, 5, "Reading image")
         photo = load_photo(request.image_path)
         _step(context, 15, "Separating the object from the background")
-        silhouette = find_silhouette(photo, seed=request.options.get("seed") or 0)
+        seed = request.options.get("seed") or 0
+        silhouette = find_silhouette(photo, seed=seed, matte=matte.packaged())
         _step(context, 35, "Inflating the silhouette into a closed volume")
         aspect = photo.rgb.shape[:2]
         mesh = _closed_mesh(silhouette.coverage, aspect, options, flat=silhouette.fallback)
