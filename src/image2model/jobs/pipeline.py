@@ -149,10 +149,19 @@ def finish_item(
 
 
 def keep_outputs(files: dict[str, Path], result_dir: Path, stem: str) -> list[Output]:
-    """The provider's other files moved into the results as `<stem>-<where>.<ext>`."""
-    kept = []
+    """The provider's other files moved into the results as `<stem>-<where>.<ext>` (and a
+    number where two places read alike once made safe for a file name)."""
+    kept: list[Output] = []
+    taken: set[str] = set()
     for name, path in files.items():
-        target = result_dir / f"{stem}-{_UNSAFE.sub('-', name)[:80]}{path.suffix}"
+        base = f"{stem}-{_UNSAFE.sub('-', name)[:80]}"
+        filename = next(
+            f"{base}{tail}{path.suffix}"
+            for tail in ("", *(f"-{n}" for n in range(2, len(files) + 2)))
+            if f"{base}{tail}{path.suffix}" not in taken
+        )
+        taken.add(filename)
+        target = result_dir / filename
         os.replace(path, target)
         kept.append(Output(name=name, file=target.name, size=target.stat().st_size))
     return kept

@@ -173,34 +173,33 @@ class JobService:
         return size, stored_name, image.content_type
 
     def _copy_upload(self, source_job: str, item: Item, job_id: str, stem: str) -> Item:
-        path = self.storage.upload_path(source_job, item.stored_name)
-        if not path.is_file():
-            raise NotFound(
-                f"Uploaded file {item.file_id} was cleaned up", error_code="FILE_NOT_FOUND"
-            )
+        """The item's images (its front and any other views) copied into `job_id`."""
         file_id = new_id()
-        stored_name = self._copy_image(source_job, item.stored_name, job_id, file_id)
+
+        def copy(stored_name: str, name: str) -> str:
+            path = self.storage.upload_path(source_job, stored_name)
+            if not path.is_file():
+                raise NotFound(
+                    f"Uploaded file {item.file_id} was cleaned up", error_code="FILE_NOT_FOUND"
+                )
+            copied = f"{name}.{stored_name.rsplit('.', 1)[-1]}"
+            atomic_copy(path, self.storage.upload_path(job_id, copied))
+            return copied
+
         views = [
             view.model_copy(
-                update={
-                    "stored_name": self._copy_image(
-                        source_job, view.stored_name, job_id, f"{file_id}-{view.role}"
-                    )
-                }
+                update={"stored_name": copy(view.stored_name, f"{file_id}-{view.role}")}
             )
             for view in item.views
         ]
         return item.model_copy(
-            update={"file_id": file_id, "stored_name": stored_name, "stem": stem, "views": views}
+            update={
+                "file_id": file_id,
+                "stored_name": copy(item.stored_name, file_id),
+                "stem": stem,
+                "views": views,
+            }
         )
-
-    def _copy_image(self, source_job: str, stored_name: str, job_id: str, name: str) -> str:
-        path = self.storage.upload_path(source_job, stored_name)
-        if not path.is_file():
-            raise NotFound("An uploaded file was cleaned up", error_code="FILE_NOT_FOUND")
-        copied = f"{name}.{stored_name.rsplit('.', 1)[-1]}"
-        atomic_copy(path, self.storage.upload_path(job_id, copied))
-        return copied
 
     async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
         job_id = await self.store.job_of_file(file_id) if is_id(file_id) else None
