@@ -8,6 +8,11 @@ peak memory of the worker processes (pool children included). The deployment is 
 `--io`, an I/O worker (`image2model worker --io`, FAL_MAX_CONCURRENCY threads); the only fake
 is fal, served over HTTPS on loopback by `tests/support/fake_fal.py`.
 
+By default the API (`bench/launch.py api`) and the fake fal run in processes of their own, as
+in use, where fal is another company's machine and the API its own process. `--one-process`
+serves both from the benchmark's own process, sharing its interpreter lock with the client
+that reads the event stream (the layout of the results before 2026-12-07's second sitting).
+
     .venv/bin/python bench/bench_fal.py [--images 25] [--latency 2] [--slots 4] [--runs 3]
     .venv/bin/python bench/bench_fal.py --slots 25 --workers 2 --io     # one wave
     .venv/bin/python bench/bench_fal.py --images 100 --slots 25 --workers 2 --io
@@ -19,6 +24,7 @@ import argparse
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import statistics
@@ -28,6 +34,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import psutil
@@ -38,6 +47,7 @@ os.environ.setdefault(
     "TEST_REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 )
 
+from bench.harness import wait_http  # noqa: E402
 from tests.conftest import ServerThread, Stack, free_port, image_bytes, make_env  # noqa: E402
 from tests.support.fake_fal import FakeFal  # noqa: E402
 from tests.support.sse import read_until_terminal  # noqa: E402
@@ -48,15 +58,16 @@ from image2model.keys import FAL_SLOTS, events_key, items_key  # noqa: E402
 KEY = "bench-fal-key-0123456789"
 
 
-def one_run(images: int, latency: float, slots: int, workers: int, io: bool) -> dict[str, float]:
+def one_run(
+    images: int, latency: float, slots: int, workers: int, io: bool, one_process: bool
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="i2m-bench-fal-") as tmp:
-        fake = FakeFal(Path(tmp), key=KEY).start()
-        fake.queue_seconds, fake.run_seconds = 0.0, latency
+        fal = LocalFal(Path(tmp), latency) if one_process else FalProcess(Path(tmp), latency)
         env = make_env(
             Path(tmp) / "data",
             FAL_KEY=KEY,
-            FAL_QUEUE_HOST=fake.host,
-            SSL_CERT_FILE=str(fake.ca_file),
+            FAL_QUEUE_HOST=fal.host,
+            SSL_CERT_FILE=str(fal.ca_file),
             DEFAULT_PROVIDER="fal",
             FAL_MAX_CONCURRENCY=str(slots),
             MAX_FILES_PER_UPLOAD=str(max(25, images)),
@@ -66,24 +77,119 @@ def one_run(images: int, latency: float, slots: int, workers: int, io: bool) -> 
         settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
         stack = Stack(env=env, settings=settings)
         stack.redis.flushdb()
-        server = ServerThread(settings, free_port())
+        try:
+            with serve_api(stack, settings, one_process):
+                processes = [stack.start_worker(concurrency=workers)]
+                if io:
+                    processes.append(stack.start_worker(io=True))
+                with PeakRss(processes) as rss:
+                    result = _measure(stack, fal, images, latency, slots)
+                return {**result, "worker_rss_mb": rss.peak_mb}
+        finally:
+            stack.kill_workers()
+            stack.redis.delete(FAL_SLOTS)
+            stack.redis.flushdb()
+            fal.stop()
+
+
+@contextlib.contextmanager
+def serve_api(stack: Stack, settings: Settings, one_process: bool) -> Iterator[None]:
+    """The API in a thread of this process, or as its own process (`bench/launch.py api`)."""
+    port = free_port()
+    stack.base_url = f"http://127.0.0.1:{port}"
+    if one_process:
+        server = ServerThread(settings, port)
         server.start()
         while not server.server.started:
             time.sleep(0.02)
-        stack.base_url = f"http://127.0.0.1:{server.server.config.port}"
         try:
-            processes = [stack.start_worker(concurrency=workers)]
-            if io:
-                processes.append(stack.start_worker(io=True))
-            with PeakRss(processes) as rss:
-                result = _measure(stack, fake, images, latency, slots)
-            return {**result, "worker_rss_mb": rss.peak_mb}
+            yield
         finally:
-            stack.kill_workers()
             server.stop()
-            stack.redis.delete(FAL_SLOTS)
-            stack.redis.flushdb()
-            fake.stop()
+        return
+    argv = [sys.executable, str(ROOT / "bench" / "launch.py"), "api", "--port", str(port)]
+    api = subprocess.Popen(argv, env=stack.env, start_new_session=True)
+    try:
+        wait_http(f"{stack.base_url}/api/v1/health/", api)
+        yield
+    finally:
+        api.terminate()
+        api.wait(timeout=15)
+
+
+@dataclass
+class FalReport:
+    """What the benchmark reads off the fake once the batch is done."""
+
+    done_after: float
+    """Seconds from a submit to its completion at the fake."""
+    submitted: dict[str, float]
+    """Each request id's submit time (epoch seconds)."""
+    polls: Counter[str]
+    streams: Counter[str]
+    submits: int
+    in_flight: int
+
+
+def _report(fake: FakeFal) -> FalReport:
+    return FalReport(
+        done_after=fake.queue_seconds + fake.run_seconds,
+        submitted={r.request_id: r.submitted for r in fake.requests.values()},
+        polls=Counter(e.request_id or "" for e in fake.entries("status")),
+        streams=Counter(e.request_id or "" for e in fake.entries("stream")),
+        submits=len(fake.accepted()),
+        in_flight=fake.max_in_flight(),
+    )
+
+
+def _new_fake(tmp: Path, latency: float) -> FakeFal:
+    fake = FakeFal(tmp, key=KEY).start()
+    fake.queue_seconds, fake.run_seconds = 0.0, latency
+    return fake
+
+
+class LocalFal:
+    """The fake fal in a thread of this process."""
+
+    def __init__(self, tmp: Path, latency: float) -> None:
+        self.fake = _new_fake(tmp, latency)
+        self.host, self.ca_file = self.fake.host, self.fake.ca_file
+
+    def report(self) -> FalReport:
+        return _report(self.fake)
+
+    def stop(self) -> None:
+        self.fake.stop()
+
+
+class FalProcess:
+    """The fake fal in a process of its own (forked before any thread of ours starts)."""
+
+    def __init__(self, tmp: Path, latency: float) -> None:
+        self.pipe, theirs = multiprocessing.Pipe()
+        context = multiprocessing.get_context("fork")
+        self.process = context.Process(target=_serve_fake, args=(tmp, latency, theirs))
+        self.process.start()
+        self.host, ca_file = self.pipe.recv()
+        self.ca_file = Path(ca_file)
+
+    def report(self) -> FalReport:
+        self.pipe.send("report")
+        report: FalReport = self.pipe.recv()
+        return report
+
+    def stop(self) -> None:
+        self.pipe.send("stop")
+        self.process.join(timeout=15)
+
+
+def _serve_fake(tmp: Path, latency: float, pipe: Connection) -> None:
+    fake = _new_fake(tmp, latency)
+    pipe.send((fake.host, str(fake.ca_file)))
+    while (command := pipe.recv()) != "stop":
+        assert command == "report", command
+        pipe.send(_report(fake))
+    fake.stop()
 
 
 class PeakRss(threading.Thread):
@@ -114,7 +220,7 @@ class PeakRss(threading.Thread):
 
 
 def _measure(
-    stack: Stack, fake: FakeFal, images: int, latency: float, slots: int
+    stack: Stack, fal: LocalFal | FalProcess, images: int, latency: float, slots: int
 ) -> dict[str, float]:
     files = [
         ("files", (f"b{i}.png", image_bytes((i * 9 % 255, 90, 200)), "image/png"))
@@ -127,8 +233,8 @@ def _measure(
         events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
         wall = time.monotonic() - started
     assert events[-1].event == "task_completed", events[-1].data
-    polls = Counter(e.request_id for e in fake.entries("status"))
-    streams = Counter(e.request_id for e in fake.entries("stream"))
+    report = fal.report()
+    polls, streams = report.polls, report.streams
     ideal = math.ceil(images / slots) * latency
     return {
         "wall": wall,
@@ -137,16 +243,16 @@ def _measure(
         "status_mean": statistics.mean(polls.values()) if polls else 0.0,
         "status_max": max(polls.values(), default=0),
         "streams_mean": statistics.mean(streams.values()) if streams else 0.0,
-        "submits": len(fake.accepted()),
-        "in_flight": fake.max_in_flight(),
-        **phases(stack, fake, job["job_id"], uploaded),
+        "submits": report.submits,
+        "in_flight": report.in_flight,
+        **phases(stack, report, job["job_id"], uploaded),
     }
 
 
 PHASES = ("to_submit", "detect", "download", "hand_off", "post_process")
 
 
-def phases(stack: Stack, fake: FakeFal, job_id: str, uploaded: float) -> dict[str, float]:
+def phases(stack: Stack, fal: FalReport, job_id: str, uploaded: float) -> dict[str, float]:
     """Where each item's time outside fal goes, medians in ms, from the job's event stream
     (Redis timestamps) and the fake's own clock (the same machine):
 
@@ -167,15 +273,14 @@ def phases(stack: Stack, fake: FakeFal, job_id: str, uploaded: float) -> dict[st
             if data["message"].startswith(prefix):
                 marks.setdefault(data["file_id"], {}).setdefault(name, when)
     items = {fid: json.loads(raw) for fid, raw in stack.redis.hgetall(items_key(job_id)).items()}
-    requests = {r.request_id: r for r in fake.requests.values()}
     spans: dict[str, list[float]] = {name: [] for name in PHASES}
     for file_id, item in items.items():
         mark = marks.get(file_id, {})
-        request = requests.get(item["provider_state"].get("request_id", ""))
-        if request is None or len(mark) < len(MARKS):
+        submitted = fal.submitted.get(item["provider_state"].get("request_id", ""))
+        if submitted is None or len(mark) < len(MARKS):
             continue
-        done_at_fal = request.submitted + fake.queue_seconds + fake.run_seconds
-        spans["to_submit"].append(request.submitted - uploaded)
+        done_at_fal = submitted + fal.done_after
+        spans["to_submit"].append(submitted - uploaded)
         spans["detect"].append(mark["fetching"] - done_at_fal)
         spans["download"].append(mark["downloaded"] - mark["fetching"])
         spans["hand_off"].append(mark["post_processing"] - mark["downloaded"])
@@ -201,6 +306,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="worker processes (concurrency)")
     parser.add_argument("--io", action="store_true", help="also run an I/O worker (worker --io)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--one-process", action="store_true", help="serve the API and the fake fal in-process"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -209,6 +317,7 @@ def main() -> None:
         f"{args.images} images, fake fal {args.latency:.1f} s per request, "
         f"FAL_MAX_CONCURRENCY={args.slots}, worker concurrency {args.workers}"
         f"{', an I/O worker' if args.io else ''}"
+        f"{'; API and fake fal in this process' if args.one_process else ''}"
     )
     header = (
         "run  wall s  ideal s  wall/ideal  status/item mean  max  streams/item"
@@ -217,7 +326,9 @@ def main() -> None:
     print(header)
     rows = []
     for run in range(1, args.runs + 1):
-        row = one_run(args.images, args.latency, args.slots, args.workers, args.io)
+        row = one_run(
+            args.images, args.latency, args.slots, args.workers, args.io, args.one_process
+        )
         rows.append(row)
         print(
             f"{run:>3}  {row['wall']:6.2f}  {row['ideal']:7.1f}  {row['ratio']:10.2f}"
