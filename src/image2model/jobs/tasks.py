@@ -46,8 +46,11 @@ def process_batch(self: Task, job_id: str) -> None:
 def generate_single_model(self: Task, job_id: str, file_id: str) -> None:
     """Generate one item's model; a duplicate or late delivery finds nothing to do."""
     with _leased(self, job_id, file_id) as store:
-        if store is not None:
-            _generate(self, store, job_id, file_id)
+        hand_over = store is not None and _generate(self, store, job_id, file_id)
+    if hand_over:
+        # Sent once the lease is released: sent sooner, the CPU worker could find the lease
+        # still held and take its task for a duplicate.
+        self.app.send_task("tasks.finish_model", args=[job_id, file_id])
 
 
 @shared_task(bind=True, name="tasks.finish_model")
@@ -84,24 +87,26 @@ def _leased(task: Task, job_id: str, file_id: str) -> Iterator[WorkerStore | Non
         store.release_lease(job_id, file_id, holder)
 
 
-def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None:
+def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> bool:
+    """Generate and post-process the item; True: the generated model waits for a CPU worker
+    to post-process it (on the I/O worker)."""
     job = store.get(job_id)
     item = job.item(file_id) if job else None
     if job is None or item is None:
-        return
+        return False
     if item.status.is_terminal:
         if job.status.is_terminal:  # the close may have lost its follow-up: send it again
             task.app.send_task("tasks.finalize_batch", args=[job_id])
-        return
+        return False
     store.clear_requeue(job_id, file_id)
     started = store.apply(job_id, file_id, transitions.start())
     if not started.applied:
-        return
+        return False
     settings = task.app.settings
     if item.attempts + 1 > settings.ITEM_MAX_ATTEMPTS:
         message = f"Gave up after {item.attempts} interrupted attempts"
         _finish(task, store, job_id, file_id, transitions.fail("WORKER_LOST", message))
-        return
+        return False
     context = ItemContext(
         store, job_id, file_id, settings.PROGRESS_MIN_INTERVAL, state=dict(item.provider_state)
     )
@@ -112,7 +117,7 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
         if provider is None:
             unset = f"Provider {job.options.provider} is not set"
             _finish(task, store, job_id, file_id, transitions.fail("PROVIDER_UNAVAILABLE", unset))
-            return
+            return False
         metered = MeteredProvider(provider, store.redis)
         failure = _attempt(
             task,
@@ -124,19 +129,18 @@ def _generate(task: Task, store: WorkerStore, job_id: str, file_id: str) -> None
         )
         if failure is not None:
             _finish(task, store, job_id, file_id, failure)
-            return
+            return False
+    if task.app.io_worker:
+        return True
     _post_process(task, job, file_id, context)
+    return False
 
 
 def _post_process(task: Task, job: Job, file_id: str, context: ItemContext) -> None:
-    """Turn the generated model into the item's results, and complete the item (on the I/O
-    worker: hand that to a CPU worker)."""
+    """Turn the generated model into the item's results, and complete the item."""
     resources = task.app.resources
     store: WorkerStore = resources.store
     storage = resources.storage
-    if task.app.io_worker:
-        task.app.send_task("tasks.finish_model", args=[job.job_id, file_id])
-        return
     result = pipeline.generated(context.state, storage.work_dir(job.job_id, file_id))
     if result is None:  # its work directory is gone: generate again (a paid one resumes)
         provider = resources.providers.get(job.options.provider)
