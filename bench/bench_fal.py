@@ -5,7 +5,7 @@ ceil(images / cap) × 2 s (the cap, not the workers, is the limit), status polls
 streams per item, paid submits, the most requests the fake saw in flight at once, and the
 peak memory of the worker processes (pool children included). The deployment is real: Redis
 (a dedicated DB, flushed), the API, one worker started as `image2model worker` and, with
-`--io`, an I/O worker (`image2model worker --io`, FAL_MAX_CONCURRENCY threads); the only fake
+`--io`, an I/O worker (`image2model worker --io`, 2 × FAL_MAX_CONCURRENCY threads); the only fake
 is fal, served over HTTPS on loopback by `tests/support/fake_fal.py`.
 
 By default the API (`bench/launch.py api`) and the fake fal run in processes of their own, as
@@ -72,6 +72,9 @@ def one_run(
             FAL_MAX_CONCURRENCY=str(slots),
             MAX_FILES_PER_UPLOAD=str(max(25, images)),
             PROGRESS_MIN_INTERVAL="0.25",
+            # the defaults, not the tests' short ones (a lease renewed every 0.7 s per item)
+            LEASE_SECONDS="10",
+            SSE_KEEPALIVE_SECONDS="15",
             LOG_LEVEL="WARNING",
         )
         settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--io",
         action="store_true",
-        help="the I/O worker: items of remote providers (fal), in FAL_MAX_CONCURRENCY threads",
+        help="the I/O worker: items of remote providers (fal), in 2 × FAL_MAX_CONCURRENCY threads",
     )
     worker.add_argument(
         "--concurrency",

@@ -1,7 +1,7 @@
 """Which queue an item's generation goes to.
 
 A provider that mostly waits on a remote service (`io_bound`, e.g. fal) runs on the I/O
-worker (`image2model worker --io`: threads, as many as FAL_MAX_CONCURRENCY), so a request in
+worker (`image2model worker --io`: threads, two per FAL_MAX_CONCURRENCY slot), so a request in
 flight holds a thread, not a worker process; its post-processing comes back to the CPU
 workers (`tasks.finish_model`). Without a live I/O worker, or for a CPU-bound provider (the
 offline generator), the whole item runs on the CPU workers, as it always could.

@@ -7,6 +7,11 @@ import sys
 
 from image2model.config import Settings, SettingsError
 
+IO_THREADS_PER_SLOT = 2
+"""An I/O worker's threads per fal slot: while one thread's request runs at fal, another holds
+the next item ready (image encoded, waiting on the slot), and a finished item downloads its
+files without keeping the next one from being submitted."""
+
 
 def run_worker(
     settings: Settings, *, concurrency: int | None, queues: str | None, io: bool = False
@@ -14,8 +19,8 @@ def run_worker(
     """Run a Celery worker on `settings.redis_url` until it is stopped.
 
     The default worker runs CPU-bound work in WORKER_CONCURRENCY processes; `io` runs the
-    I/O worker instead: items of providers that wait on a remote service, in as many threads
-    as FAL_MAX_CONCURRENCY (see `jobs/dispatch.py`).
+    I/O worker instead: items of providers that wait on a remote service, in
+    `IO_THREADS_PER_SLOT` × FAL_MAX_CONCURRENCY threads (see `jobs/dispatch.py`).
     """
     from image2model.jobs.dispatch import IO_QUEUE, IO_WORKER_PREFIX
     from image2model.worker import CPU_QUEUES, QUEUES, create_celery
@@ -31,7 +36,8 @@ def run_worker(
     app.io_worker = io
     _log_as(settings, "worker")
     if io:
-        pool = ["--pool", "threads", f"--concurrency={concurrency or settings.FAL_MAX_CONCURRENCY}"]
+        threads = concurrency or IO_THREADS_PER_SLOT * settings.FAL_MAX_CONCURRENCY
+        pool = ["--pool", "threads", f"--concurrency={threads}"]
     else:
         pool = [f"--concurrency={concurrency or settings.WORKER_CONCURRENCY}"]
     name = IO_WORKER_PREFIX if io else "image2model-"

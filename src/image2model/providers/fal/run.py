@@ -103,15 +103,17 @@ class FalRun:
             )
         resumed = "request_id" in self.state
         arguments = None if resumed else self._arguments()  # ready before a slot is taken
+        # The slot stands for a request at fal: it is given back the moment fal says the
+        # request is done, so the next item's submit does not wait on our fetch and downloads.
         with self.slots.hold(self.checkpoint, force=resumed):
             handle = self.queue.handle(self.state) if arguments is None else self._submit(arguments)
             try:
-                result = self._wait_and_fetch(handle)
+                status = self._wait(handle)
             except (Cancelled, ProviderError) as stop:
                 if not isinstance(stop, ProviderError) or stop.code in _GIVING_UP:
                     self._cancel(handle)
                 raise
-        return self._download(result)
+        return self._download(self._fetch_result(handle, status))
 
     def checkpoint(self) -> None:
         """Raise if the item was cancelled or its deadline has passed."""
@@ -165,13 +167,18 @@ class FalRun:
         views = {side: data_uri(path) for side, path in self.request.views.items()}
         return self.model.arguments(self.request.chosen, data_uri(self.request.image_path), views)
 
-    def _wait_and_fetch(self, handle: fal_client.SyncRequestHandle) -> dict[str, Any]:
+    def _wait(self, handle: fal_client.SyncRequestHandle) -> fal_client.Completed:
+        """Until fal says the request is done (with a result or an error)."""
         submitted = time.time()
         try:
-            status = self._call("status", lambda: self._watch(handle, submitted))
+            return self._call("status", lambda: self._watch(handle, submitted))
         except NoStream:
             log.info("fal.status_stream.unavailable request_id=%s: polling", handle.request_id)
-            status = self._poll(handle, submitted)
+            return self._poll(handle, submitted)
+
+    def _fetch_result(
+        self, handle: fal_client.SyncRequestHandle, status: fal_client.Completed
+    ) -> dict[str, Any]:
         self._report(88, "Fetching the result from fal")
         if status.error:
             try:
