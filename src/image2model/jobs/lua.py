@@ -21,6 +21,13 @@ local new = patch.status or old
 if RANK[old] == 2 then return {0, old} end
 if RANK[new] == nil or RANK[new] < RANK[old] then return {0, old} end
 
+-- an item's share of the job's progress: its own, or all of it once it is finished
+local function counted(it)
+  if RANK[it.status] == 2 then return 100 end
+  return it.progress or 0
+end
+local counted_before = counted(item)
+
 if ARGV[7] == 'start' then
   item.attempts = (item.attempts or 0) + 1
   item.started_at = now
@@ -59,25 +66,44 @@ if RANK[new] == 2 then
 end
 redis.call('HSET', job_key, 'updated_at', ARGV[3])
 
+-- The job's progress is kept as a running sum of the items' shares, so a change costs no
+-- pass over every item; a job without the sum yet (made by an earlier version) counts once.
 local order = cjson.decode(redis.call('HGET', job_key, 'order'))
 local total = #order
-local raws = redis.call('HMGET', items_key, unpack(order))
-local files, sum = {}, 0
-for i, r in ipairs(raws) do
-  local it = cjson.decode(r)
-  local p = it.progress or 0
-  if RANK[it.status] == 2 then sum = sum + 100 else sum = sum + p end
-  files[i] = {file_id = it.file_id, filename = it.filename, status = it.status, progress = p}
+local function read_files()
+  local raws = redis.call('HMGET', items_key, unpack(order))
+  local files, sum = {}, 0
+  for i, r in ipairs(raws) do
+    local it = cjson.decode(r)
+    files[i] = {file_id = it.file_id, filename = it.filename, status = it.status,
+      progress = it.progress or 0}
+    sum = sum + counted(it)
+  end
+  return files, sum
 end
+local files
+local sum = tonumber(redis.call('HGET', job_key, 'progress_sum') or '')
+if sum then
+  sum = sum + counted(item) - counted_before
+else
+  files, sum = read_files()
+end
+redis.call('HSET', job_key, 'progress_sum', sum)
 local progress = math.floor(sum / total + 0.5)
 local function progress_event(status)
+  files = files or read_files()
   return emit('task_progress', {job_id = job_id, status = status, progress = progress,
     current = done, total = total, total_files = total, files = files,
     message = string.format('%d of %d files processed', done, total)})
 end
 
 if done < total then
-  progress_event(job_status)
+  -- only when what it says changed: in a large job most item updates move no rounded point
+  local shown = string.format('%d:%d:%s', progress, done, job_status)
+  if redis.call('HGET', job_key, 'progress_shown') ~= shown then
+    redis.call('HSET', job_key, 'progress_shown', shown)
+    progress_event(job_status)
+  end
   return {1, job_status}
 end
 
