@@ -85,9 +85,9 @@ def one_run(
                 processes = [stack.start_worker(concurrency=workers)]
                 if io:
                     processes.append(stack.start_worker(io=True))
-                with PeakRss(processes) as rss:
+                with PeakRss(processes) as rss, PeakRss(processes[1:]) as io_rss:
                     result = _measure(stack, fal, images, latency, slots)
-                return {**result, "worker_rss_mb": rss.peak_mb}
+                return {**result, "worker_rss_mb": rss.peak_mb, "io_rss_mb": io_rss.peak_mb}
         finally:
             stack.kill_workers()
             stack.redis.delete(FAL_SLOTS)
@@ -324,7 +324,7 @@ def main() -> None:
     )
     header = (
         "run  wall s  ideal s  wall/ideal  status/item mean  max  streams/item"
-        "  paid submits  max in flight  workers' peak RSS MB"
+        "  paid submits  max in flight  workers' peak RSS MB  I/O worker's"
     )
     print(header)
     rows = []
@@ -337,7 +337,7 @@ def main() -> None:
             f"{run:>3}  {row['wall']:6.2f}  {row['ideal']:7.1f}  {row['ratio']:10.2f}"
             f"  {row['status_mean']:16.2f}  {row['status_max']:3.0f}"
             f"  {row['streams_mean']:12.2f}  {row['submits']:12.0f}"
-            f"  {row['in_flight']:13.0f}  {row['worker_rss_mb']:20.0f}"
+            f"  {row['in_flight']:13.0f}  {row['worker_rss_mb']:20.0f}  {row['io_rss_mb']:12.0f}"
         )
     wall, ideal = statistics.median(r["wall"] for r in rows), rows[0]["ideal"]
     print(f"median wall {wall:.2f} s vs ideal {ideal:.1f} s ({wall / ideal:.2f}×)")
