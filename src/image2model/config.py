@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default="100/minute", description="paid submits per fal account, all workers together"
     )
     FAL_REQUEST_TIMEOUT: float = Field(default=60.0, gt=0)
+    FAL_API_HOST: str | None = Field(
+        default=None, description="fal platform API host[:port] or URL (prices); None = fal's own"
+    )
+    FAL_PRICES: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    FAL_PRICES_MAX_AGE: float = Field(default=6 * 3600.0, gt=0)
+    MAX_COST_PER_JOB: float | None = Field(default=None, gt=0)
     DEFAULT_PROVIDER: str | None = None
     PROVIDER_PLUGINS: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
@@ -144,6 +150,24 @@ class Settings(BaseSettings):
             plugins[name.strip()] = target.strip()
         return plugins
 
+    @field_validator("FAL_PRICES", mode="before")
+    @classmethod
+    def _parse_prices(cls, value: object) -> object:
+        """`endpoint=usd,…`: the price of one request, in place of what fal's API says."""
+        if not isinstance(value, str):
+            return value
+        prices = {}
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            endpoint, sep, usd = entry.partition("=")
+            try:
+                price = float(usd) if sep else -1.0
+            except ValueError:
+                price = -1.0
+            if not endpoint.strip() or not price >= 0:
+                raise ValueError(f"entry {entry!r} is not endpoint=price in USD (0 or more)")
+            prices[endpoint.strip()] = price
+        return prices
+
     @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -155,7 +179,9 @@ class Settings(BaseSettings):
         "TASK_RATE_LIMIT",
         "DEFAULT_PROVIDER",
         "FAL_QUEUE_HOST",
+        "FAL_API_HOST",
         "FAL_SUBMIT_RATE_LIMIT",
+        "MAX_COST_PER_JOB",
         mode="before",
     )
     @classmethod

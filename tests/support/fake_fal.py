@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import trimesh
 import trustme
 from PIL import Image
 
 PREFIX = "/q"
+PRICING_PATH = "/v1/models/pricing"
 KINDS = ("submit", "status", "stream", "result", "cancel", "file")
 TRIPO = "tripo3d/tripo/v2.5/image-to-3d"
 ENDPOINTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -135,6 +137,8 @@ class FakeFal:
         self.streams = True
         """False: the status stream answers 404, as from a proxy that does not pass it."""
         self.stream_keepalive = 1.0
+        self.prices: dict[str, tuple[float, str]] = {}
+        """What the pricing API says: endpoint → (unit price in USD, unit)."""
         self.stream_cut_after: float | None = None
         """Seconds after which each status stream is cut, as by a proxy."""
         self.random = random.Random(1234)
@@ -178,6 +182,10 @@ class FakeFal:
                 if (kind is None or e.kind == kind) and (status is None or e.status == status)
             ]
 
+    def queue_entries(self) -> list[Entry]:
+        """What was asked of the queue and its files: everything but the API's price reads."""
+        return [e for e in self.entries() if e.kind != "pricing"]
+
     def accepted(self) -> list[Entry]:
         """Submits the fake accepted: each one would be paid."""
         return self.entries("submit", 200)
@@ -209,6 +217,8 @@ class FakeFal:
 
     def _route(self, method: str, path: str, raw: bytes) -> tuple[str, str | None, str]:
         path = path.split("?")[0]
+        if path == PRICING_PATH:
+            return "pricing", None, path
         if path.startswith("/files/"):
             return "file", path.split("/")[2], path
         rest = path.removeprefix(PREFIX + "/")
@@ -374,6 +384,20 @@ class FakeFal:
         request.cancelled = True
         request.changed.set()
         return Reply(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def _pricing(self, entry: Entry, raw: bytes) -> Reply:
+        """fal's platform API: the unit price of each endpoint asked for that it knows."""
+        query = parse_qs(urlsplit(entry.path).query)
+        wanted = [e for value in query.get("endpoint_id", []) for e in value.split(",")]
+        if not 1 <= len(wanted) <= 50:
+            return Reply(422, {"detail": "endpoint_id: between 1 and 50 ids"})
+        rows = [
+            {"endpoint_id": e, "unit_price": price, "unit": unit, "currency": "USD"}
+            for e in wanted
+            if e in self.prices
+            for price, unit in [self.prices[e]]
+        ]
+        return Reply(200, {"prices": rows, "next_cursor": None, "has_more": False})
 
     def _file(self, entry: Entry, raw: bytes) -> Reply:
         name = entry.path.split("?")[0].rsplit("/", 1)[-1]

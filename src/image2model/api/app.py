@@ -43,6 +43,7 @@ from image2model.keys import RATE_LIMIT_PREFIX
 from image2model.ops import lifecycle as ops_lifecycle
 from image2model.ops.logconfig import configure_logging
 from image2model.ops.metrics import ChildRestarts
+from image2model.providers.fal.prices import PriceBook
 from image2model.providers.registry import build_providers
 from image2model.storage import Storage, storage_identity
 from image2model.worker import QUEUES, create_celery
@@ -93,6 +94,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
             keys=keys,
             signer=Signer(load_secret(settings)),
             providers=providers,
+            prices=PriceBook(settings, (m.id for m in providers["fal"].models)),
             started_at=time.time(),
         )
         try:

@@ -16,6 +16,7 @@ from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
 from image2model.jobs.store import JobStore
 from image2model.providers.base import Provider
+from image2model.providers.fal.prices import PriceBook
 from image2model.storage import Storage
 
 
@@ -31,6 +32,7 @@ class Services:
     keys: KeyRing
     signer: Signer
     providers: dict[str, Provider]
+    prices: PriceBook
     started_at: float
 
 

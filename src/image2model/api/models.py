@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from image2model.api import links, objects
+from image2model.api import cost, links, objects
 from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
 from image2model.api.schemas import (
     EXPIRED_ERRORS,
@@ -51,13 +51,19 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
     Providers this server knows but cannot use (fal without FAL_KEY) are listed apart.
     """
     usable = usable_providers(services.providers)
+    prices = await services.prices.prices() if "fal" in usable else {}
     return {
         "default_provider": services.settings.default_provider,
         "providers": [
             {
                 "name": name,
                 "default_model": provider.models[0].id,
-                "models": [asdict(model) for model in provider.models],
+                "models": [
+                    {**asdict(model), "price": cost.price_out(prices.get(model.id))}
+                    if name == "fal"
+                    else asdict(model)
+                    for model in provider.models
+                ],
             }
             for name, provider in usable.items()
         ],
@@ -113,12 +119,15 @@ async def generate(
     fields = body.model_dump(exclude={"file_ids"}, exclude_none=True)
     options = job_options(services.providers, settings, fields)
     model = chosen_model(services.providers, options)
+    expected = await cost.estimate(services.prices, options, len(body.file_ids))
+    cost.check_budget(expected, settings.MAX_COST_PER_JOB)
     job = await services.jobs.resubmit(
         owner=principal,
         file_ids=body.file_ids,
         options=options,
         request_id=request.headers.get("x-request-id"),
         check=partial(objects.check_items, model),
+        cost=expected,
     )
     return accepted(services, job)
 
@@ -136,6 +145,8 @@ async def job_document(
         for view in item["views"]:
             view.pop("stored_name", None)
     document.update(task_id=job.job_id, batch_id=job.job_id, progress=job.progress)
+    if document["cost"] is not None:
+        document["cost"].update(cost.spent(job) or {})
     return document
 
 

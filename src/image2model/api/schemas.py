@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from image2model.jobs.models import ItemError, Job, ModelStats
+from image2model.jobs.models import ItemError, Job, JobCost, ModelStats
 
 
 class ErrorBody(BaseModel):
@@ -67,6 +67,8 @@ class UploadResponse(BaseModel):
     stream_url: str
     status_url: str
     message: str
+    estimated_cost: JobCost | None = None
+    """The expected cost of the job's requests to its provider (amount null: not known)."""
 
 
 class FileProgress(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.datastructures import FormData, UploadFile
 
-from image2model.api import links, objects
+from image2model.api import cost, links, objects
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.forms import read_upload_form
 from image2model.api.schemas import UPLOAD_ERRORS, UploadedFileOut, UploadResponse
@@ -53,11 +53,14 @@ async def upload(
         uploads = _objects_of(named, grouped)
         if any(not u.views and u.name is None for u in uploads):
             objects.check_single(model)
+        expected = await cost.estimate(services.prices, options, len(uploads))
+        cost.check_budget(expected, settings.MAX_COST_PER_JOB)
         job = await services.jobs.submit(
             owner=principal,
             uploads=uploads,
             options=options,
             request_id=request.headers.get("x-request-id"),
+            cost=expected,
         )
     finally:
         await form.close()
@@ -88,6 +91,7 @@ def accepted(services: Services, job: Job) -> UploadResponse:
         ),
         status_url=links.status_path(job.job_id),
         message=f"Queued {job.total} image(s) for 3D generation",
+        estimated_cost=job.cost,
     )
 
 

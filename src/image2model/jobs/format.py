@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio as aioredis
 
-from image2model.jobs.models import Item, ItemStatus, Job, JobOptions, JobStatus
+from image2model.jobs.models import Item, ItemStatus, Job, JobCost, JobOptions, JobStatus
 from image2model.jobs.payloads import Event
 from image2model.jobs.transitions import Patch
 from image2model.keys import (
@@ -112,6 +112,8 @@ def job_mapping(job: Job, active_counter: str) -> dict[str, str]:
         "created_at": job.created_at,
         "request_id": job.request_id,
     }
+    if job.cost is not None:
+        meta["cost"] = job.cost.model_dump(mode="json")
     return {
         "status": job.status.value,
         "owner": job.owner,
@@ -178,6 +180,7 @@ def _parse_job(job_id: str, fields: dict[str, str], items: dict[str, str]) -> Jo
         request_id=meta.get("request_id"),
         items=[Item.model_validate_json(items[i]) for i in order if i in items],
         results_expired_at=float(expired) if expired else None,
+        cost=JobCost.model_validate(meta["cost"]) if meta.get("cost") else None,
     )
 
 

@@ -116,6 +116,21 @@ class JobOptions(BaseModel):
         return {**typed, **self.extra}
 
 
+class JobCost(BaseModel):
+    """What the job was expected to cost when it was queued (None where it cannot be told)."""
+
+    amount: float | None
+    """`per_item` × `items`, in `currency`."""
+    currency: str | None = None
+    per_item: float | None = None
+    items: int
+    price_read_at: float | None = None
+    """When the price was read (fal's pricing API, or the server's FAL_PRICES setting)."""
+    price_source: str | None = None
+    note: str
+    """How the figure was reached, or why there is none."""
+
+
 class Job(BaseModel):
     job_id: str
     owner: str
@@ -128,6 +143,7 @@ class Job(BaseModel):
     request_id: str | None = None
     results_expired_at: float | None = None
     """When cleanup removed the job's files (the job itself is kept until `JOB_TTL`)."""
+    cost: JobCost | None = None
 
     @property
     def total(self) -> int:

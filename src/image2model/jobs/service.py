@@ -24,7 +24,7 @@ from image2model.errors import (
 from image2model.identity import Principal
 from image2model.images import prepare_image
 from image2model.jobs import transitions
-from image2model.jobs.models import Item, Job, JobOptions, JobStatus, View
+from image2model.jobs.models import Item, Job, JobCost, JobOptions, JobStatus, View
 from image2model.jobs.store import JobStore
 from image2model.storage import (
     Storage,
@@ -89,6 +89,7 @@ class JobService:
         uploads: Sequence[Upload],
         options: JobOptions,
         request_id: str | None = None,
+        cost: JobCost | None = None,
     ) -> Job:
         """Check and store each image, record the job, then queue it."""
         job_id = new_id()
@@ -98,7 +99,7 @@ class JobService:
                 await self._store_upload(job_id, upload, stem)
                 for upload, stem in zip(uploads, stems, strict=True)
             ]
-            return await self._create(job_id, owner, items, options, request_id)
+            return await self._create(job_id, owner, items, options, request_id, cost)
 
     async def resubmit(
         self,
@@ -108,6 +109,7 @@ class JobService:
         options: JobOptions,
         request_id: str | None = None,
         check: Callable[[list[Item]], None] | None = None,
+        cost: JobCost | None = None,
     ) -> Job:
         """A new job from images uploaded before (visible to the same key), with new options;
         `check` may refuse their items (views the chosen model cannot take)."""
@@ -124,7 +126,7 @@ class JobService:
                         self._copy_upload, source_job, item, job_id, stem
                     )
                 )
-            return await self._create(job_id, owner, items, options, request_id)
+            return await self._create(job_id, owner, items, options, request_id, cost)
 
     @contextlib.asynccontextmanager
     async def _cleanup_on_failure(self, job_id: str) -> AsyncIterator[None]:
@@ -224,6 +226,7 @@ class JobService:
         items: list[Item],
         options: JobOptions,
         request_id: str | None,
+        cost: JobCost | None,
     ) -> Job:
         now = time.time()
         job = Job(
@@ -235,6 +238,7 @@ class JobService:
             updated_at=now,
             items=items,
             request_id=request_id,
+            cost=cost,
         )
         if not await self.store.create(job, max_active=self.max_active_jobs):
             raise _too_many_active(self.max_active_jobs)

@@ -25,13 +25,18 @@ def fal(tmp_path: Path) -> Iterator[FakeFal]:
 
 
 @pytest.fixture
-def fal_stack(make_stack: Callable[..., Stack], fal: FakeFal) -> Callable[..., Stack]:
+def fal_stack(
+    make_stack: Callable[..., Stack], fal: FakeFal, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Stack]:
     """`fal_stack(**settings)`: a stack whose default provider is fal, pointed at the fake."""
+    # the API runs in this process and reads fal's prices with this process's trust store
+    monkeypatch.setenv("SSL_CERT_FILE", str(fal.ca_file))
 
     def build(**overrides: str) -> Stack:
         settings = {
             "FAL_KEY": FAL_TEST_KEY,
             "FAL_QUEUE_HOST": fal.host,
+            "FAL_API_HOST": f"127.0.0.1:{fal.port}",
             "SSL_CERT_FILE": str(fal.ca_file),
             "DEFAULT_PROVIDER": "fal",
             "FAL_POLL_INTERVAL": "0.5",

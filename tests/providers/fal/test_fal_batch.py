@@ -143,7 +143,7 @@ def test_invalid_options_are_refused_before_anything_is_paid(
         assert "FBX" in quad["message"]
         unknown = client.post("/api/v1/upload/", files=files, data={"model": "fal-ai/nope"})
         assert unknown.status_code == 422
-    assert fal.entries() == []
+    assert fal.queue_entries() == []
 
 
 def test_models_available_lists_fal_models_and_options(

@@ -115,4 +115,4 @@ def test_worker_without_key_fails_the_item(fal_stack: Callable[..., Stack], fal:
     done = run_job(stack, [("n.png", image_bytes())])
     assert done["events"][-1].event == "task_failed"
     assert error_of(done)["code"] == "PROVIDER_NOT_CONFIGURED"
-    assert fal.entries() == []
+    assert fal.queue_entries() == []
