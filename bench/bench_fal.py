@@ -67,6 +67,7 @@ def one_run(
             Path(tmp) / "data",
             FAL_KEY=KEY,
             FAL_QUEUE_HOST=fal.host,
+            FAL_API_HOST=fal.host.split("/")[0],
             SSL_CERT_FILE=str(fal.ca_file),
             DEFAULT_PROVIDER="fal",
             FAL_MAX_CONCURRENCY=str(slots),
