@@ -87,3 +87,19 @@ def test_usage_errors_exit_two_before_any_work(
     assert code == 2
     assert message in stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_shape_is_chosen_on_the_command_line(
+    photos: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cup = str(photos[0])
+    depth = {}
+    for shape in ("slab", "inflate"):
+        out = tmp_path / shape
+        code, _, _ = run(capsys, cup, "-o", str(out), "--provider", "local", "--shape", shape)
+        assert code == 0
+        mesh = trimesh.load(out / "cup.glb", force="mesh")
+        depth[shape] = mesh.extents[2] / mesh.extents[0]
+    assert depth["slab"] < 0.5 * depth["inflate"]
+    code, _, stderr = run(capsys, cup, "--provider", "fal", "--shape", "slab")
+    assert code == 2 and "--shape applies to the offline generator" in stderr

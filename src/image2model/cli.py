@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--format", default="glb", help="comma list of glb,obj,stl,ply")
     generate.add_argument("--face-limit", type=int, default=None)
     generate.add_argument("--provider", default=None, help="local or fal")
+    generate.add_argument(
+        "--shape",
+        default=None,
+        choices=("auto", "inflate", "slab", "revolve"),
+        help="the offline generator's kind of shape (default: auto)",
+    )
     generate.set_defaults(handler=_generate)
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

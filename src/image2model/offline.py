@@ -72,6 +72,7 @@ def generate_command(args: argparse.Namespace) -> int:
     try:
         formats = parse_formats(args.format)
         provider = _provider(args.provider or settings.default_provider, settings)
+        options = _options(provider, args.shape)
     except ValueError as error:
         print(f"image2model generate: {error}", file=sys.stderr)
         return 2
@@ -83,7 +84,7 @@ def generate_command(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="image2model-") as scratch:
         for image, stem in zip(images, unique_stems([i.name for i in images]), strict=True):
             job = _Job(image, stem, Path(scratch) / stem, out_dir, settings)
-            failed += not job.run(provider, formats, face_limit)
+            failed += not job.run(provider, formats, face_limit, options)
     print(f"{len(images) - failed} of {len(images)} models written to {out_dir}")
     return 1 if failed else 0
 
@@ -95,6 +96,14 @@ def parse_formats(text: str) -> list[str]:
     if unknown or not formats:
         raise ValueError(f"unknown format {', '.join(unknown)!r}; use {','.join(meshes.FORMATS)}")
     return list(dict.fromkeys(formats))
+
+
+def _options(provider: Provider, shape: str | None) -> dict[str, Any]:
+    if shape is None:
+        return {}
+    if provider.name != "local":
+        raise ValueError("--shape applies to the offline generator (--provider local) only")
+    return {"shape": shape}
 
 
 def _provider(name: str, settings: Settings) -> Provider:
@@ -114,10 +123,16 @@ class _Job:
         self.settings = settings
         self.bar = ProgressBar(image.name, sys.stderr)
 
-    def run(self, provider: Provider, formats: list[str], face_limit: int | None) -> bool:
+    def run(
+        self,
+        provider: Provider,
+        formats: list[str],
+        face_limit: int | None,
+        options: dict[str, Any],
+    ) -> bool:
         """True when every requested file was delivered; failures are printed, not raised."""
         try:
-            delivered = self._produce(provider, formats, face_limit)
+            delivered = self._produce(provider, formats, face_limit, options)
         except _FAILURES as error:
             self.bar.close()
             code = getattr(error, "code", None) or type(error).__name__
@@ -130,7 +145,11 @@ class _Job:
         return True
 
     def _produce(
-        self, provider: Provider, formats: list[str], face_limit: int | None
+        self,
+        provider: Provider,
+        formats: list[str],
+        face_limit: int | None,
+        options: dict[str, Any],
     ) -> list[Path]:
         self.bar.update(0, "reading image")
         with self.image.open("rb") as original:
@@ -140,7 +159,9 @@ class _Job:
         self.scratch.mkdir(parents=True)
         source = self.scratch / f"input.{prepared.extension}"
         source.write_bytes(prepared.data)
-        request = GenerationRequest(source, self.scratch / "work", face_limit=face_limit)
+        request = GenerationRequest(
+            source, self.scratch / "work", face_limit=face_limit, options=options
+        )
         context = _Context(self.bar)
         final = make_model(
             provider, request, context, result_dir=self.scratch / "final", stem=self.stem

@@ -177,3 +177,23 @@ def test_the_thinnest_documented_shape_of_a_flat_image_is_a_model(stack: Stack) 
             mesh = trimesh.load(io.BytesIO(glb.content), file_type="glb", force="mesh")
             assert mesh.is_watertight and len(mesh.faces) > 0
     assert len(listing["files"]) == 2
+
+
+def test_the_offline_shape_is_chosen_by_the_client_and_reported(stack: Stack) -> None:
+    with stack.client() as client:
+        files = [("files", ("vase.png", image_bytes(), "image/png"))]
+        refused = client.post(
+            "/api/v1/upload/", files=files, data={"provider": "local", "shape": "round"}
+        )
+    assert refused.status_code == 422
+    assert refused.json()["details"]["field"] == "shape"
+    stack.start_worker(concurrency=1)
+    images = [("plate.png", image_bytes()), ("auto.png", image_bytes())]
+    job = upload(stack, images[:1], provider="local", shape="slab")
+    auto = upload(stack, images[1:], provider="local")
+    with stack.client() as client:
+        for queued, shape in ((job, "slab"), (auto, "inflate")):
+            events = read_until_terminal(client, queued["stream_url"])
+            assert events[-1].event == "task_completed", events[-1].data
+            document = client.get(f"/api/v1/models/job/{queued['job_id']}").json()
+            assert document["items"][0]["stats"]["shape"] == shape

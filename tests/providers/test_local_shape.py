@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import trimesh
 
-from image2model.providers.local.shape import SLAB_RADIUS, grid_size, inflate
+from image2model.providers.local.shape import (
+    SLAB_RADIUS,
+    choose_shape,
+    grid_size,
+    inflate,
+    revolve,
+)
 
 
 def disc_coverage(size: int = 200, radius: int = 60) -> np.ndarray:
@@ -73,3 +79,45 @@ def test_grid_grows_with_the_face_budget() -> None:
     assert small[0] < large[0] <= 256
     faces = len(inflate(coverage, small, thickness=1.0, flat=False)[1])
     assert 10_000 < faces < 40_000
+
+
+def vase_coverage() -> np.ndarray:
+    """An upright, mirror-symmetric outline, wider at the belly than at the neck."""
+    canvas = np.zeros((240, 200), np.float32)
+    for y in range(30, 215):
+        t = (y - 30) / 185
+        half = 25 + 40 * np.sin(np.pi * t)
+        canvas[y, int(100 - half) : int(100 + half)] = 1.0
+    return canvas
+
+
+def revolved(coverage: np.ndarray, thickness: float = 1.0) -> trimesh.Trimesh:
+    vertices, faces = revolve(coverage, coverage.shape, thickness=thickness)
+    return trimesh.Trimesh(vertices * [1, -1, 1] + [0, 1, 0], faces)
+
+
+def test_a_revolved_outline_is_round_in_every_row() -> None:
+    coverage = vase_coverage()
+    mesh = revolved(coverage)
+    assert mesh.is_watertight and mesh.volume > 0
+    for y in (60, 120, 180):  # rows of the outline
+        half = (coverage[y] > 0.5).sum() / 2  # the row's half-width, in cells
+        ring = mesh.vertices[np.abs((1 - mesh.vertices[:, 1]) * 240 - y) < 1]
+        # x is in frame widths (200 cells), z in the longer side (240 cells)
+        radii = np.hypot((ring[:, 0] - 0.5) * 200, ring[:, 2] * 240)
+        assert np.median(radii) == pytest.approx(half, rel=0.06), y
+        assert radii.max() == pytest.approx(half, rel=0.06), y
+
+
+def test_auto_chooses_by_the_stated_rule() -> None:
+    assert choose_shape(vase_coverage()) == "revolve"
+    mug = vase_coverage()
+    cv2.ellipse(mug, (170, 120), (25, 45), 0, -90, 90, 1.0, 8)  # a handle on one side
+    assert choose_shape(mug) == "inflate"
+    assert choose_shape(disc_coverage()) == "inflate"  # round, but not upright
+    board = np.zeros((200, 300), np.float32)
+    board[:, 20:280] = 1.0  # reaches the top, bottom and... only two sides, but fills 87 %
+    assert choose_shape(board) == "slab"
+    banner = np.zeros((200, 300), np.float32)
+    banner[:120, :] = 1.0  # three sides, 60 %
+    assert choose_shape(banner) == "slab"

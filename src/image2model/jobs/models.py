@@ -45,6 +45,8 @@ class ModelStats(BaseModel):
     faces: int
     watertight: bool
     bounds: list[list[float]] | None = None
+    shape: str | None = None
+    """The kind of shape the offline generator gave the model (inflate, slab or revolve)."""
 
 
 class View(BaseModel):

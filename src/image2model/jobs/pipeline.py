@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,7 @@ def generate_item(
             else None
         ),
         "face_limit_applied": result.face_limit_applied,
+        "shape": result.shape,
         "outputs": {
             name: path.relative_to(request.work_dir).as_posix()
             for name, path in result.outputs.items()
@@ -121,6 +122,7 @@ def generated(state: dict[str, Any], work_dir: Path) -> GenerationResult | None:
         preview_path=preview,
         face_limit_applied=bool(made.get("face_limit_applied")),
         outputs=outputs,
+        shape=made.get("shape"),
     )
 
 
@@ -143,7 +145,7 @@ def finish_item(
         preview_file=final.preview_path.name,
         model_size=final.glb_path.stat().st_size,
         preview_size=final.preview_path.stat().st_size,
-        stats=ModelStats.model_validate(final.stats, from_attributes=True),
+        stats=ModelStats(**asdict(final.stats), shape=result.shape),
         outputs=outputs,
     )
 

@@ -54,6 +54,8 @@ class GenerationResult:
     face_limit_applied: bool = False
     outputs: dict[str, Path] = field(default_factory=dict)
     """Other files the provider returned, by where its result had them; kept as they are."""
+    shape: str | None = None
+    """The kind of shape the model was given, where the provider chooses one (offline)."""
 
 
 class ProviderContext(Protocol):

@@ -25,7 +25,7 @@ from image2model.providers.local import matte
 from image2model.providers.local.export import plain_mesh, textured_mesh, to_model_space, write_glb
 from image2model.providers.local.image import load_photo
 from image2model.providers.local.mask import find_silhouette
-from image2model.providers.local.shape import grid_size, inflate
+from image2model.providers.local.shape import SHAPES, choose_shape, grid_size, inflate, revolve
 from image2model.providers.local.texture import make_texture
 from image2model.providers.options import coerce
 
@@ -60,6 +60,16 @@ FACE_LIMIT = OptionSpec(
 TEXTURE = OptionSpec(
     "texture", "bool", default=True, description="Project the photo onto the model as a texture"
 )
+SHAPE = OptionSpec(
+    "shape",
+    "choice",
+    default="auto",
+    choices=("auto", *SHAPES),
+    description=(
+        "inflate: round like a cushion; slab: a thin plate (boards, posters, scenes); "
+        "revolve: turned about a vertical axis (cups, vases, bottles); auto chooses"
+    ),
+)
 SEED = OptionSpec(
     "seed", "int", minimum=0, maximum=2**31 - 1, description="Accepted for API uniformity"
 )
@@ -67,12 +77,13 @@ MODEL = ModelSpec(
     id="silhouette",
     name="Silhouette inflation (offline, CPU)",
     description="Closed textured mesh inflated from the object's outline; no network needed",
-    options=(FACE_LIMIT, TEXTURE, SEED, THICKNESS, BACK),
+    options=(FACE_LIMIT, TEXTURE, SEED, SHAPE, THICKNESS, BACK),
 )
 
 
 @dataclass(frozen=True)
 class _Options:
+    shape: str
     thickness: float
     blurred_back: bool
     faces: int
@@ -92,9 +103,12 @@ class LocalProvider:
         _step(context, 15, "Separating the object from the background")
         seed = request.options.get("seed") or 0
         silhouette = find_silhouette(photo, seed=seed, matte=matte.packaged())
-        _step(context, 35, "Inflating the silhouette into a closed volume")
+        shape = options.shape
+        if shape == "auto":
+            shape = "slab" if silhouette.fallback else choose_shape(silhouette.coverage)
+        _step(context, 35, f"Making the silhouette a closed volume ({shape})")
         aspect = photo.rgb.shape[:2]
-        mesh = _closed_mesh(silhouette.coverage, aspect, options, flat=silhouette.fallback)
+        mesh = _closed_mesh(silhouette.coverage, aspect, options, shape)
         _step(context, 75, "Projecting the texture")
         if request.options.get("texture", True):
             texture = make_texture(photo, silhouette.coverage, blurred_back=options.blurred_back)
@@ -105,7 +119,7 @@ class LocalProvider:
         request.work_dir.mkdir(parents=True, exist_ok=True)
         path = write_glb(mesh, request.work_dir / "model.glb")
         context.report(100, f"Model ready ({len(mesh.faces)} faces)")
-        return GenerationResult(model_path=path, face_limit_applied=True)
+        return GenerationResult(model_path=path, face_limit_applied=True, shape=shape)
 
 
 def _step(context: ProviderContext, progress: float, message: str) -> None:
@@ -117,6 +131,7 @@ def _step(context: ProviderContext, progress: float, message: str) -> None:
 def _read_options(request: GenerationRequest) -> _Options:
     raw: dict[str, Any] = request.options
     try:
+        shape = coerce(SHAPE, raw.get("shape", SHAPE.default))
         thickness = coerce(THICKNESS, raw.get("thickness", THICKNESS.default))
         back = coerce(BACK, raw.get("back", BACK.default))
     except InvalidField as exc:
@@ -124,17 +139,21 @@ def _read_options(request: GenerationRequest) -> _Options:
     faces = DEFAULT_FACES if request.face_limit is None else request.face_limit
     if faces < MIN_FACES:
         raise ProviderError("INVALID_OPTION", f"face_limit must be at least {MIN_FACES}")
-    return _Options(float(thickness), back == "blur", faces)
+    return _Options(str(shape), float(thickness), back == "blur", faces)
 
 
 def _closed_mesh(
-    coverage: NDArray[np.float32], aspect: tuple[int, ...], options: _Options, *, flat: bool
+    coverage: NDArray[np.float32], aspect: tuple[int, ...], options: _Options, shape: str
 ) -> trimesh.Trimesh:
     """A watertight mesh within the face budget; coarser grids if decimation tears it."""
     targets = [OVERSAMPLE * options.faces, options.faces, options.faces / 2, options.faces / 4]
     for target in targets:
         grid = grid_size(coverage, int(target))
-        frame, faces = inflate(coverage, grid, thickness=options.thickness, flat=flat)
+        if shape == "revolve":
+            frame, faces = revolve(coverage, grid, thickness=options.thickness)
+        else:
+            flat = shape == "slab"
+            frame, faces = inflate(coverage, grid, thickness=options.thickness, flat=flat)
         mesh = trimesh.Trimesh(to_model_space(frame, (aspect[0], aspect[1])), faces)
         try:
             mesh = decimate(mesh, options.faces)

@@ -1,4 +1,12 @@
-"""Inflating a silhouette into a closed volume: a round dome in front, its mirror behind."""
+"""A silhouette made into a closed volume, in one of three kinds:
+
+- `inflate`: a round dome in front and its mirror behind, as thick as the outline is wide;
+- `slab`: the same with its depth capped, a thin rounded plate (boards, posters, scenes);
+- `revolve`: each row of the outline turned about its own centre, a body of revolution
+  (cups, vases, bottles, lamps).
+
+`choose_shape` picks one for `auto`.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +25,66 @@ FACES_PER_CELL = 10.0
 """Marching-cubes triangles per covered grid cell for this profile (measured, roughly)."""
 
 SLAB_RADIUS = 0.05
-"""Half-thickness of the fallback slab, as a fraction of the frame's longer side."""
+"""Half-thickness of a slab, as a fraction of the frame's longer side."""
 MIN_HALF_DEPTH = 0.75
 """Least half-depth of the volume, in grid cells: a thin or flattened part stays a solid the
 grid can sample (marching cubes samples depth at ±½ cell) instead of vanishing."""
 
 Surface = tuple[NDArray[np.float64], NDArray[np.int64]]
+
+SHAPES = ("inflate", "slab", "revolve")
+SLAB_SIDES = 3
+SLAB_FILL = 0.6
+"""`auto` makes a slab of a subject that reaches 3 sides of the frame or fills 60 % of it:
+a board, a poster or a scene, which inflating would make a bun."""
+REVOLVE_SYMMETRY = 0.9
+REVOLVE_ONE_RUN = 0.95
+REVOLVE_TALL = 1.1
+"""`auto` revolves an outline that is its own mirror image (IoU with its reflection about
+the vertical centre line at least 0.9), one piece across in 95 % of its rows (no handle or
+gap beside it), and at least 1.1 times as tall as wide: a cup, vase, bottle or lamp."""
+
+
+def choose_shape(coverage: NDArray[np.float32]) -> str:
+    """The kind of shape `auto` gives this silhouette (see the constants above)."""
+    inside = coverage > 0.5
+    if not inside.any():
+        return "inflate"
+    if _sides_touched(inside) >= SLAB_SIDES or inside.mean() >= SLAB_FILL:
+        return "slab"
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
+    tall = (rows[-1] - rows[0] + 1) >= REVOLVE_TALL * (cols[-1] - cols[0] + 1)
+    if tall and _mirror_iou(inside) >= REVOLVE_SYMMETRY and _one_run(inside) >= REVOLVE_ONE_RUN:
+        return "revolve"
+    return "inflate"
+
+
+def _sides_touched(inside: NDArray[np.bool_]) -> int:
+    edges = (inside[0], inside[-1], inside[:, 0], inside[:, -1])
+    return sum(bool(edge.any()) for edge in edges)
+
+
+def _mirror_iou(inside: NDArray[np.bool_]) -> float:
+    """IoU of the outline with its reflection about its own vertical centre line."""
+    weights = inside.sum(axis=0).astype(np.float64)
+    centre = float((np.arange(inside.shape[1]) * weights).sum() / weights.sum())
+    shift = round(2 * centre) - (inside.shape[1] - 1)
+    mirrored = np.roll(inside[:, ::-1], shift, axis=1)
+    if shift > 0:
+        mirrored[:, :shift] = False
+    elif shift < 0:
+        mirrored[:, shift:] = False
+    both = np.logical_and(inside, mirrored).sum()
+    either = np.logical_or(inside, mirrored).sum()
+    return float(both / either) if either else 0.0
+
+
+def _one_run(inside: NDArray[np.bool_]) -> float:
+    """Share of the outline's rows that cross it in one piece."""
+    rows = inside[inside.any(axis=1)].astype(np.int8)
+    starts = (np.diff(rows, axis=1, prepend=0) == 1).sum(axis=1)
+    return float((starts == 1).mean())
 
 
 def grid_size(coverage: NDArray[np.float32], target_faces: int) -> tuple[int, int]:
@@ -55,6 +117,46 @@ def inflate(
     scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
     offset = np.array([PAD - 0.5, PAD - 0.5, 0.0])
     return (vertices - offset) * scale, faces
+
+
+def revolve(coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: float) -> Surface:
+    """Closed surface of revolution in frame units (as `inflate`): each row of the outline
+    turned about its own centre, so the depth at a point is that of a circle through the row."""
+    rows, cols = grid
+    small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
+    padded = np.pad(small, PAD).astype(np.float32)
+    inside = _inside(padded)
+    if not inside.any():
+        raise ProviderError("NO_OBJECT", "No object was found in the image")
+    x = np.arange(inside.shape[1], dtype=np.float32)
+    present = np.asarray(inside.any(axis=1), dtype=bool)
+    left = np.where(present, np.argmax(inside, axis=1), 0).astype(np.float32)
+    right = np.where(present, inside.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1), 0)
+    centre = np.asarray((left + right) / 2, dtype=np.float32)
+    radius = np.where(present, (right - left + 1) / 2, 0).astype(np.float32)
+    # Row to row, a radius that jitters by a pixel would ring round the body: smooth it.
+    radius = np.where(present, _smooth_rows(radius), 0)
+    centre = np.where(present, _smooth_rows(centre, weights=present), centre)
+    offset = np.abs(x[None, :] - centre[:, None])
+    inside_disc = radius[:, None] - offset  # distance to the row's rim, in cells
+    height = thickness * np.sqrt(np.maximum(radius[:, None] ** 2 - offset**2, 0))
+    field = np.where(inside_disc > 0, np.maximum(height, MIN_HALF_DEPTH), inside_disc)
+    field[~present] = -1.0
+    vertices, faces = _mesh(field.astype(np.float32))
+    scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
+    offset_xyz = np.array([PAD - 0.5, PAD - 0.5, 0.0])
+    return (vertices - offset_xyz) * scale, faces
+
+
+def _smooth_rows(
+    values: NDArray[np.float32], weights: NDArray[np.bool_] | None = None
+) -> NDArray[np.float32]:
+    """A 1-cell Gaussian along the rows (of the rows that have the object, when `weights`)."""
+    kernel = cv2.getGaussianKernel(5, 1.0).astype(np.float32).ravel()
+    w = np.ones_like(values) if weights is None else weights.astype(np.float32)
+    num = np.convolve(values * w, kernel, mode="same")
+    den = np.convolve(w, kernel, mode="same")
+    return np.asarray(np.where(den > 0, num / np.maximum(den, 1e-6), values), dtype=np.float32)
 
 
 def _inside(coverage: NDArray[np.float32]) -> NDArray[np.bool_]:

@@ -3,6 +3,12 @@
 import { formatCount, fromTemplate, setStatus, showError } from "./dom.js";
 
 const FORMATS = ["glb", "obj", "stl", "ply"];
+// The offline generator's kinds of shape, as the card names them.
+const SHAPES = {
+  inflate: "inflated from the outline",
+  slab: "a plate with the photo on its face",
+  revolve: "turned about a vertical axis",
+};
 
 export class Card {
   constructor(file, previewUrl) {
@@ -91,6 +97,11 @@ export class Card {
     this.part(".vertices").textContent = formatCount(stats.vertices);
     this.part(".watertight").textContent = stats.watertight ? "Yes" : "No";
     list.hidden = false;
+    if (stats.shape) {
+      const shape = this.part(".shape");
+      shape.textContent = `Shape: ${SHAPES[stats.shape] ?? stats.shape}`;
+      shape.hidden = false;
+    }
   }
 
   showDownloads(formats) {

@@ -113,6 +113,17 @@ export class UploadForm {
       ].join(" ");
     }
     this.fillTexture(option("texture"));
+    this.fillShape(option("shape"));
+  }
+
+  // The offline generator's kind of shape: a choice, its description as the hint.
+  fillShape(spec) {
+    show($("#shape-field"), Boolean(spec));
+    if (!spec) return;
+    const select = $("#shape");
+    select.replaceChildren(...spec.choices.map((c) => new Option(c, c)));
+    select.value = spec.default;
+    $("#shape-hint").textContent = spec.description;
   }
 
   fillTexture(spec) {
@@ -353,6 +364,7 @@ export class UploadForm {
     if (texture && !$("#texture-field").hidden) {
       form.append("texture", texture.type === "checkbox" ? String(texture.checked) : texture.value);
     }
+    if (!$("#shape-field").hidden) form.append("shape", $("#shape").value);
     const objects = this.objects();
     if (Object.keys(objects).length) form.append("objects", JSON.stringify(objects));
     return form;
