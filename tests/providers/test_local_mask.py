@@ -42,6 +42,28 @@ def test_real_alpha_is_used_as_is() -> None:
     assert iou(silhouette.coverage, alpha > 127) > 0.99
 
 
+def test_an_alpha_channel_loses_its_specks_and_dust_but_not_its_holes() -> None:
+    rng = np.random.default_rng(3)
+    body = disc(200, 200, (100, 100), 60)
+    cv2.circle(body.view(np.uint8), (100, 100), 20, 0, -1)  # a real hole, as in a ring
+    alpha = np.where(body, 255, 0).astype(np.uint8)
+    specks = rng.integers(0, 200, (40, 2))
+    for y, x in specks:  # opaque specks, 1–2 px, around the frame
+        alpha[y : y + 2, x : x + 2] = 255 if not body[y, x] else alpha[y, x]
+    faint = (rng.random((200, 200)) < 0.02) & ~disc(200, 200, (100, 100), 66)
+    alpha[faint] = 90  # semi-transparent dust away from the object
+    pinholes = rng.integers(60, 140, (10, 2))
+    for y, x in pinholes:
+        if body[y, x] and not disc(200, 200, (100, 100), 24)[y, x]:
+            alpha[y, x] = 0  # one-pixel holes in the opaque body
+    silhouette = find_silhouette(Photo(np.zeros((200, 200, 3), np.uint8), alpha))
+    coverage = silhouette.coverage
+    assert iou(coverage, body) > 0.98
+    away = ~disc(200, 200, (100, 100), 64)
+    assert coverage[away].max() < 0.05, "a speck or dust survived"
+    assert coverage[100, 100] < 0.05, "the real hole was filled"
+
+
 def test_fully_transparent_image_has_no_object() -> None:
     photo = Photo(np.full((50, 50, 3), 200, np.uint8), np.zeros((50, 50), np.uint8))
     with pytest.raises(ProviderError) as caught:
