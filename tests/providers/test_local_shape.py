@@ -118,6 +118,15 @@ def test_auto_chooses_by_the_stated_rule() -> None:
     board = np.zeros((200, 300), np.float32)
     board[:, 20:280] = 1.0  # reaches the top, bottom and... only two sides, but fills 87 %
     assert choose_shape(board) == "slab"
+    painting = np.zeros((200, 300), np.float32)
+    painting[50:150, 80:220] = 1.0  # a rectangle well inside the frame
+    assert choose_shape(painting) == "slab"
+    poster = np.zeros((300, 200), np.float32)
+    poster[30:270, 50:150] = 1.0  # upright and symmetric, but a rectangle: a board, not a can
+    assert choose_shape(poster) == "slab"
+    bucket = np.zeros((300, 200), np.uint8)
+    cv2.fillConvexPoly(bucket, np.array([[40, 40], [160, 40], [135, 260], [65, 260]]), 1)
+    assert choose_shape(bucket.astype(np.float32)) == "revolve"  # four corners, but tapered
     banner = np.zeros((200, 300), np.float32)
     banner[:120, :] = 1.0  # three sides, 60 %
     assert choose_shape(banner) == "slab"

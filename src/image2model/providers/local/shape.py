@@ -35,8 +35,13 @@ Surface = tuple[NDArray[np.float64], NDArray[np.int64]]
 SHAPES = ("inflate", "slab", "revolve")
 SLAB_SIDES = 3
 SLAB_FILL = 0.6
-"""`auto` makes a slab of a subject that reaches 3 sides of the frame or fills 60 % of it:
-a board, a poster or a scene, which inflating would make a bun."""
+SLAB_QUAD = 0.93
+SLAB_RECTANGLE = 0.95
+"""`auto` makes a slab of a subject that reaches 3 sides of the frame, fills 60 % of it, or
+is a four-cornered outline it fills to 93 % (a rectangle, or one seen at an angle): a board,
+a poster, a painting or a scene, which inflating would make a bun. An upright symmetric
+four-cornered outline is revolved instead (a cup, a bucket, a lampshade) unless it is a
+rectangle (it fills 95 % of the rectangle around it): then it is taken for a board."""
 REVOLVE_SYMMETRY = 0.9
 REVOLVE_ONE_RUN = 0.95
 REVOLVE_TALL = 1.1
@@ -52,17 +57,45 @@ def choose_shape(coverage: NDArray[np.float32]) -> str:
         return "inflate"
     if _sides_touched(inside) >= SLAB_SIDES or inside.mean() >= SLAB_FILL:
         return "slab"
+    four_cornered = _quad_fill(inside) >= SLAB_QUAD
+    if _revolvable(inside) and not (four_cornered and _rectangle_fill(inside) >= SLAB_RECTANGLE):
+        return "revolve"
+    return "slab" if four_cornered else "inflate"
+
+
+def _revolvable(inside: NDArray[np.bool_]) -> bool:
     rows = np.flatnonzero(inside.any(axis=1))
     cols = np.flatnonzero(inside.any(axis=0))
     tall = (rows[-1] - rows[0] + 1) >= REVOLVE_TALL * (cols[-1] - cols[0] + 1)
-    if tall and _mirror_iou(inside) >= REVOLVE_SYMMETRY and _one_run(inside) >= REVOLVE_ONE_RUN:
-        return "revolve"
-    return "inflate"
+    return bool(
+        tall and _mirror_iou(inside) >= REVOLVE_SYMMETRY and _one_run(inside) >= REVOLVE_ONE_RUN
+    )
+
+
+def _rectangle_fill(inside: NDArray[np.bool_]) -> float:
+    """How fully the outline fills the smallest (turned) rectangle around it."""
+    points = cv2.findNonZero(inside.astype(np.uint8))
+    (_, _), (width, height), _ = cv2.minAreaRect(points)
+    return float(inside.sum() / max(1.0, width * height))
 
 
 def _sides_touched(inside: NDArray[np.bool_]) -> int:
     edges = (inside[0], inside[-1], inside[:, 0], inside[:, -1])
     return sum(bool(edge.any()) for edge in edges)
+
+
+def _quad_fill(inside: NDArray[np.bool_]) -> float:
+    """How fully the outline fills the quadrilateral around it (0 when its hull has not four
+    corners)."""
+    contours, _ = cv2.findContours(
+        inside.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+    )
+    hull = cv2.convexHull(np.concatenate(contours))
+    corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(corners) != 4:
+        return 0.0
+    area = cv2.contourArea(corners)
+    return float(inside.sum() / area) if area > 0 else 0.0
 
 
 def _mirror_iou(inside: NDArray[np.bool_]) -> float:
