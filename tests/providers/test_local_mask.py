@@ -10,6 +10,7 @@ from skimage import data
 from image2model.providers.base import ProviderError
 from image2model.providers.local.image import Photo
 from image2model.providers.local.mask import find_silhouette
+from image2model.providers.local.matte import packaged
 
 
 def on_background(shape: np.ndarray, colour: tuple[int, int, int], seed: int = 0) -> Photo:
@@ -102,6 +103,16 @@ def test_grey_image_falls_back_to_a_rounded_slab() -> None:
     mask = silhouette.coverage > 0.5
     assert mask.mean() > 0.8
     assert mask[45, 60] and not mask[0, 0]
+
+
+@pytest.mark.parametrize("name", ["immunohistochemistry", "page"])
+def test_a_picture_of_one_thing_throughout_is_kept_whole(name: str) -> None:
+    """Tissue, a page: nothing differs from the border, and the matte's salient patch runs
+    off the frame; the whole picture becomes the slab instead of a ragged patch of it."""
+    pixels = getattr(data, name)()
+    rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+    silhouette = find_silhouette(Photo(rgb, None), matte=packaged())
+    assert silhouette.fallback
 
 
 def test_horse_silhouette_matches_the_ground_truth() -> None:

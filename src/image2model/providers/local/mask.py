@@ -21,6 +21,7 @@ MAX_FRACTION = 0.97
 """Outside these area fractions nothing was really separated from the background."""
 ALPHA_PART = 0.02
 """An opaque part of an alpha channel under 2 % of the largest is a speck, not a part."""
+SCENE_SIDES = 2
 FILLS_FRAME = 0.5
 AGREE = 0.7
 """A colour mask over half the frame that the matte disagrees with (IoU below AGREE) is a
@@ -66,9 +67,16 @@ def _choose(
     person behind it, or the frame itself when a board fills it. The colour model is right
     exactly there (its background is what the border shows). So the colour model wins when
     its mask is plausible and the matte's reaches the frame on more sides than it does.
+
+    When the colour model finds nothing that differs from the border, the picture is of a
+    piece of one thing (a page, tissue, a wall, a scene): the matte's salient patch running
+    off SCENE_SIDES sides of the frame is part of it, not an object, and the whole frame is
+    kept (as a slab).
     """
     learned = _clean(likelihood > 0.5)
     if not MIN_FRACTION <= learned.mean() <= MAX_FRACTION:
+        return colour
+    if colour.mean() < MIN_FRACTION and _sides_touched(learned) >= SCENE_SIDES:
         return colour
     if MIN_FRACTION <= colour.mean() <= MAX_FRACTION:
         if _sides_touched(learned) > _sides_touched(colour):
