@@ -16,6 +16,11 @@ MARGIN = 0.03
 FILL_SIDE = 512
 """Size the colours outside the object are computed at before being scaled up."""
 
+RIM_BAND = 0.025
+"""Near its outline the photo is stretched over the model's steep sides, so detail there
+would smear into streaks: within this share of the texture's longer side from the outline,
+the texture fades to a blur of the object's colours, strongest at the outline itself."""
+
 
 @dataclass(frozen=True)
 class Texture:
@@ -42,7 +47,7 @@ def make_texture(photo: Photo, coverage: NDArray[np.float32], *, blurred_back: b
     x0, y0, x1, y1 = _crop_box(coverage, (height, width))
     rgb = photo.rgb[y0:y1, x0:x1]
     inside = _inside(coverage, (height, width), (x0, y0, x1, y1))
-    image = _extend(rgb, inside)
+    image = _soften_rim(_extend(rgb, inside), inside)
     if blurred_back:
         sigma = 0.015 * max(image.shape[:2])
         image = np.hstack([image, cv2.GaussianBlur(image, (0, 0), sigma)])
@@ -91,6 +96,18 @@ def _extend(rgb: NDArray[np.uint8], weight: NDArray[np.float32]) -> NDArray[np.u
     small_fill = _push_pull(small_rgb.reshape(size[1], size[0], 3), small_weight)
     filled = cv2.resize(small_fill, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.where(weight[..., None] > 0.5, rgb, np.reshape(filled, rgb.shape)).astype(np.uint8)
+
+
+def _soften_rim(image: NDArray[np.uint8], inside: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Blend toward a blur of the (already extended) colours near the outline, see RIM_BAND."""
+    band = RIM_BAND * max(image.shape[:2])
+    if band < 2 or not inside.any():
+        return image
+    depth = cv2.distanceTransform((inside > 0.5).astype(np.uint8), cv2.DIST_L2, 5)
+    weight = np.clip(1.0 - depth / band, 0.0, 1.0)[..., None]
+    blurred = cv2.GaussianBlur(image, (0, 0), band / 2)
+    mixed = image * (1.0 - weight) + blurred * weight
+    return np.asarray(np.clip(mixed + 0.5, 0, 255), dtype=np.uint8)
 
 
 def _push_pull(rgb: NDArray[np.float32], weight: NDArray[np.float32]) -> NDArray[np.uint8]:
