@@ -135,32 +135,18 @@ def inflate(
     coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: float, flat: bool
 ) -> Surface:
     """Closed surface in frame units: x, y (down) in [0, 1] across the frame, z to the viewer."""
-    rows, cols = grid
-    small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
-    padded = np.pad(small, PAD).astype(np.float32)
-    inside = _inside(padded)
-    if not inside.any():
-        raise ProviderError("NO_OBJECT", "No object was found in the image")
+    inside = _grid_inside(coverage, grid)
     signed = _signed_distance(inside)
-    cap = SLAB_RADIUS * max(rows, cols) if flat else math.inf
+    cap = SLAB_RADIUS * max(grid) if flat else math.inf
     height = np.maximum(thickness * _dome(signed, cap), MIN_HALF_DEPTH)
     field = np.where(signed > 0, height, signed).astype(np.float32)
-    vertices, faces = _mesh(field)
-    # Cell centres sit half a cell in from the frame edge once the padding is removed.
-    scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
-    offset = np.array([PAD - 0.5, PAD - 0.5, 0.0])
-    return (vertices - offset) * scale, faces
+    return _in_frame(_mesh(field), grid)
 
 
 def revolve(coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: float) -> Surface:
     """Closed surface of revolution in frame units (as `inflate`): each row of the outline
     turned about its own centre, so the depth at a point is that of a circle through the row."""
-    rows, cols = grid
-    small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
-    padded = np.pad(small, PAD).astype(np.float32)
-    inside = _inside(padded)
-    if not inside.any():
-        raise ProviderError("NO_OBJECT", "No object was found in the image")
+    inside = _grid_inside(coverage, grid)
     x = np.arange(inside.shape[1], dtype=np.float32)
     present = np.asarray(inside.any(axis=1), dtype=bool)
     left = np.where(present, np.argmax(inside, axis=1), 0).astype(np.float32)
@@ -175,10 +161,27 @@ def revolve(coverage: NDArray[np.float32], grid: tuple[int, int], *, thickness: 
     height = thickness * np.sqrt(np.maximum(radius[:, None] ** 2 - offset**2, 0))
     field = np.where(inside_disc > 0, np.maximum(height, MIN_HALF_DEPTH), inside_disc)
     field[~present] = -1.0
-    vertices, faces = _mesh(field.astype(np.float32))
+    return _in_frame(_mesh(field.astype(np.float32)), grid)
+
+
+def _grid_inside(coverage: NDArray[np.float32], grid: tuple[int, int]) -> NDArray[np.bool_]:
+    """The cells of the (padded) grid the object covers; NO_OBJECT when there are none."""
+    rows, cols = grid
+    small = cv2.resize(coverage, (cols, rows), interpolation=cv2.INTER_AREA)
+    inside = _inside(np.pad(small, PAD).astype(np.float32))
+    if not inside.any():
+        raise ProviderError("NO_OBJECT", "No object was found in the image")
+    return inside
+
+
+def _in_frame(surface: Surface, grid: tuple[int, int]) -> Surface:
+    """A surface in padded grid cells moved to frame units."""
+    vertices, faces = surface
+    rows, cols = grid
+    # Cell centres sit half a cell in from the frame edge once the padding is removed.
     scale = np.array([1.0 / cols, 1.0 / rows, 1.0 / max(rows, cols)])
-    offset_xyz = np.array([PAD - 0.5, PAD - 0.5, 0.0])
-    return (vertices - offset_xyz) * scale, faces
+    offset = np.array([PAD - 0.5, PAD - 0.5, 0.0])
+    return (vertices - offset) * scale, faces
 
 
 def _smooth_rows(
