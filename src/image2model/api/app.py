@@ -97,11 +97,13 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
             prices=PriceBook(settings, (m.id for m in providers["fal"].models)),
             started_at=time.time(),
         )
+        app.state.services.prices.start()
         try:
             # background services run while the app serves; stopped (and metrics flushed) first
             async with ops_lifecycle.running(app, app.state.services, celery):
                 yield
         finally:
+            await app.state.services.prices.close()
             jobs.close()
             await hub.close()
             await client.aclose()

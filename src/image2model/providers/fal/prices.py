@@ -3,7 +3,8 @@
 fal publishes a unit price per endpoint (`GET https://api.fal.ai/v1/models/pricing`, with the
 account's key, so custom prices and discounts are included). A price is kept with the time it
 was read and used for `FAL_PRICES_MAX_AGE` seconds; a failed read is tried again after
-`RETRY_AFTER_FAILURE`. `FAL_PRICES` (USD per request) takes the place of fal's answer for the
+`RETRY_AFTER_FAILURE`. The API starts the first read when it starts (`start`), so the first
+upload rarely waits on it. `FAL_PRICES` (USD per request) takes the place of fal's answer for the
 endpoints it names.
 
 Only a price per request (per generation, per model) estimates a job: a price per credit or
@@ -13,6 +14,7 @@ per second depends on what the request asks for, so such a model's estimate is u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -29,7 +31,7 @@ PRICING_PATH = "/v1/models/pricing"
 IDS_PER_REQUEST = 50
 """fal answers for at most 50 endpoint ids at a time."""
 RETRY_AFTER_FAILURE = 300.0
-READ_TIMEOUT = 5.0
+READ_TIMEOUT = 3.0
 PER_REQUEST_UNITS = frozenset({"request", "generation", "model", "3d model"})
 
 
@@ -59,11 +61,23 @@ class PriceBook:
         self._read_at: float | None = None
         self._failed_at: float | None = None
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task[dict[str, Price]] | None = None
         started = time.time()
         self._fixed = {
             endpoint: Price(usd, "request", "USD", started, "FAL_PRICES")
             for endpoint, usd in settings.FAL_PRICES.items()
         }
+
+    def start(self) -> None:
+        """Read fal's prices in the background now, when there is a key to read them with."""
+        if self.settings.fal_configured and self._task is None:
+            self._task = asyncio.create_task(self.prices(), name="fal-prices")
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def prices(self) -> dict[str, Price]:
         """Every known price, reading fal's again first when they are stale."""
