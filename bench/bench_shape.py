@@ -128,7 +128,8 @@ def draw(mesh: trimesh.Trimesh, share: float) -> NDArray[np.uint8]:
     image = np.full((SIDE, SIDE, 3), BACKGROUND, np.uint8)
     shade = np.clip(0.35 + 0.65 * mesh.face_normals[:, 2], 0.2, 1.0)
     points = np.round(xy * 8).astype(np.int32)
-    for index in np.argsort(mesh.triangles_center[:, 2]):  # far faces first
+    facing = np.flatnonzero(mesh.face_normals[:, 2] > 0)  # a closed mesh hides the others
+    for index in facing[np.argsort(mesh.triangles_center[facing, 2])]:  # far faces first
         colour = tuple(int(c * shade[index]) for c in (200, 90, 40))
         cv2.fillConvexPoly(image, points[mesh.faces[index]], colour, cv2.LINE_AA, shift=3)
     return image

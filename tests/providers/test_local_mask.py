@@ -115,6 +115,14 @@ def test_a_picture_of_one_thing_throughout_is_kept_whole(name: str) -> None:
     assert silhouette.fallback
 
 
+def test_a_poster_running_off_a_plain_backdrop_is_still_cut_out() -> None:
+    poster = np.zeros((240, 320), bool)
+    poster[:, 100:220] = True  # from the top edge to the bottom one
+    silhouette = find_silhouette(on_background(poster, (200, 200, 195)), matte=packaged())
+    assert not silhouette.fallback
+    assert iou(silhouette.coverage, poster) > 0.95
+
+
 def test_horse_silhouette_matches_the_ground_truth() -> None:
     horse = ~data.horse()
     rgb = np.where(horse[..., None], 0, 255).astype(np.uint8).repeat(3, axis=2)

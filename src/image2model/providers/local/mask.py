@@ -22,6 +22,9 @@ MAX_FRACTION = 0.97
 ALPHA_PART = 0.02
 """An opaque part of an alpha channel under 2 % of the largest is a speck, not a part."""
 SCENE_SIDES = 2
+SCENE_SPREAD = 15.0
+"""Standard deviation of the colours (per channel, 0–255) outside the matte's patch above
+which they are more of the picture, not a plain backdrop."""
 FILLS_FRAME = 0.5
 AGREE = 0.7
 """A colour mask over half the frame that the matte disagrees with (IoU below AGREE) is a
@@ -68,16 +71,20 @@ def _choose(
     exactly there (its background is what the border shows). So the colour model wins when
     its mask is plausible and the matte's reaches the frame on more sides than it does.
 
-    When the colour model finds nothing that differs from the border, the picture is of a
-    piece of one thing (a page, tissue, a wall, a scene): the matte's salient patch running
-    off SCENE_SIDES sides of the frame is part of it, not an object, and the whole frame is
-    kept (as a slab).
+    When the colour model finds nothing that differs from the border, the matte's salient
+    patch runs off SCENE_SIDES sides of the frame, and the rest of the picture is not a plain
+    background (its colours spread over SCENE_SPREAD), the picture is of a piece of one thing
+    (a page, tissue, a wall, a scene): the patch is part of it, not an object, and the whole
+    frame is kept (as a slab). A poster running off the top and bottom of a plain backdrop
+    is still cut out.
     """
     learned = _clean(likelihood > 0.5)
     if not MIN_FRACTION <= learned.mean() <= MAX_FRACTION:
         return colour
     if colour.mean() < MIN_FRACTION and _sides_touched(learned) >= SCENE_SIDES:
-        return colour
+        rest = rgb[~learned].astype(np.float32)
+        if float(rest.std(axis=0).mean()) > SCENE_SPREAD:
+            return colour
     if MIN_FRACTION <= colour.mean() <= MAX_FRACTION:
         if _sides_touched(learned) > _sides_touched(colour):
             return colour
