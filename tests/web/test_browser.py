@@ -191,6 +191,8 @@ def test_three_photos_of_one_object_make_one_model(
             FAL_QUEUE_HOST=fal.host,
             SSL_CERT_FILE=str(fal.ca_file),
             DEFAULT_PROVIDER="fal",
+            FAL_API_HOST=f"127.0.0.1:{fal.port}",  # nothing leaves the machine
+            FAL_PRICES="tripo3d/tripo/v2.5/multiview-to-3d=0.4",  # the price, as set here
         )
         stack.start_worker()
         page = open_page(context, stack)
@@ -213,6 +215,8 @@ def test_three_photos_of_one_object_make_one_model(
 
         page.get_by_role("button", name="Generate 3D models").click()
         page.wait_for_url("**/?job=*")
+        expect(page.locator("#job-meta")).to_contain_text("about 0.40 USD")  # one object
+        expect(page.locator("#job-meta")).to_contain_text("1 image")
         expect(page.locator("article.card")).to_have_count(1)
         expect(card(page, "vase-front.png")).to_have_attribute("data-status", "completed")
         expect(page.locator("#job-status")).to_have_text("Completed")

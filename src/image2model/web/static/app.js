@@ -86,6 +86,7 @@ const uploadForm = new UploadForm({
       files: job.total_files,
       names: job.uploaded_files.map((f) => f.filename),
       status: job.status,
+      cost: job.estimated_cost ?? null,
     });
     history.pushState(null, "", `/?job=${encodeURIComponent(job.job_id)}`);
     route(previews);

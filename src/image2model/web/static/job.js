@@ -27,7 +27,11 @@ export class JobView {
     show($("#results-bar"), false);
     this.entry = history.find(jobId);
     $("#job-meta").textContent = this.entry
-      ? `${this.entry.files} image${this.entry.files === 1 ? "" : "s"} · started ${formatTime(this.entry.created)}`
+      ? [
+          `${this.entry.files} image${this.entry.files === 1 ? "" : "s"}`,
+          `started ${formatTime(this.entry.created)}`,
+          costLine(this.entry.cost),
+        ].filter(Boolean).join(" · ")
       : `Job ${jobId}`;
     if (!(await this.refreshStatus())) return;
     if (this.done) return this.finished(this.status, null);
@@ -209,4 +213,11 @@ function withFormat(url, format) {
   const parsed = new URL(url, location.origin);
   parsed.searchParams.set("format", format);
   return parsed.pathname + parsed.search;
+}
+
+// The estimate the upload answered with; nothing for a generator that costs nothing.
+function costLine(cost) {
+  if (!cost || cost.amount === 0) return "";
+  if (cost.amount == null) return "cost not known";
+  return `about ${cost.amount.toFixed(2)} ${cost.currency}`;
 }
