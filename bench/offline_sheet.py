@@ -26,18 +26,19 @@ from PIL import Image
 from skimage import data
 
 PHOTOS = {
-    "astronaut": lambda: data.astronaut(),
-    "cat": lambda: data.chelsea(),
-    "coffee": lambda: data.coffee(),
-    "rocket": lambda: data.rocket(),
-    "motorcycle": lambda: data.stereo_motorcycle()[0],
-    "logo (RGBA)": lambda: data.logo(),
-    "cameraman": lambda: data.camera(),
-    "coins": lambda: data.coins(),
-    "page": lambda: data.page(),
-    "hubble": lambda: data.hubble_deep_field(),
-    "tissue": lambda: data.immunohistochemistry(),
-    "retina": lambda: data.retina(),
+    # name: scikit-image's function, and which of its results when it returns several
+    "astronaut": ("astronaut", None),
+    "cat": ("chelsea", None),
+    "coffee": ("coffee", None),
+    "rocket": ("rocket", None),
+    "motorcycle": ("stereo_motorcycle", 0),
+    "logo (RGBA)": ("logo", None),
+    "cameraman": ("camera", None),
+    "coins": ("coins", None),
+    "page": ("page", None),
+    "hubble": ("hubble_deep_field", None),
+    "tissue": ("immunohistochemistry", None),
+    "retina": ("retina", None),
 }
 TILE = 240
 
@@ -68,9 +69,9 @@ def main() -> None:
 def _write_photos(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True)
     written = {}
-    for name, load in PHOTOS.items():
-        pixels = load()
-        image = Image.fromarray(pixels)
+    for name, (function, index) in PHOTOS.items():
+        loaded = getattr(data, function)()
+        image = Image.fromarray(np.asarray(loaded if index is None else loaded[index]))
         path = folder / f"{name.split()[0]}.png"
         image.save(path)
         written[name] = path
@@ -94,7 +95,8 @@ def _read(path: Path) -> NDArray[np.uint8]:
 def _tile(pixels: NDArray[np.uint8], label: str) -> NDArray[np.uint8]:
     height, width = pixels.shape[:2]
     scale = TILE / max(height, width)
-    small = cv2.resize(pixels, (round(width * scale), round(height * scale)), cv2.INTER_AREA)
+    size = (round(width * scale), round(height * scale))
+    small = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     tile = np.full((TILE + 24, TILE, 3), 255, np.uint8)
     top, left = (TILE - small.shape[0]) // 2 + 24, (TILE - small.shape[1]) // 2
     tile[top : top + small.shape[0], left : left + small.shape[1]] = small
