@@ -35,6 +35,9 @@ from scipy.spatial import cKDTree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.support.contexts import RecordingContext  # noqa: E402
 
 from image2model.providers.base import GenerationRequest  # noqa: E402
 from image2model.providers.local import LocalProvider  # noqa: E402
@@ -174,20 +177,6 @@ def chamfer(a: trimesh.Trimesh, b: trimesh.Trimesh, diagonal: float) -> float:
     return float((ab + ba) / 2 / diagonal)
 
 
-class _Context:
-    def report(self, progress: float, message: str) -> None:
-        pass
-
-    def load_state(self) -> dict[str, object]:
-        return {}
-
-    def save_state(self, state: dict[str, object]) -> None:
-        pass
-
-    def is_cancelled(self) -> bool:
-        return False
-
-
 def run_case(
     name: str, make: Callable[[], trimesh.Trimesh], share: float, work: Path
 ) -> dict[str, object]:
@@ -200,7 +189,7 @@ def run_case(
         request = GenerationRequest(
             photo, work / f"{photo.stem}-{shape}", face_limit=20_000, options={"shape": shape}
         )
-        result = LocalProvider().generate(request, _Context())
+        result = LocalProvider().generate(request, RecordingContext())
         loaded = trimesh.load(result.model_path, force="mesh")
         assert isinstance(loaded, trimesh.Trimesh)
         model = normalised(loaded)
