@@ -198,6 +198,8 @@ def test_three_photos_of_one_object_make_one_model(
         page = open_page(context, stack)
         model = "tripo3d/tripo/v2.5/multiview-to-3d"
         page.get_by_label("Model", exact=True).select_option(model)
+        chosen = page.locator("#model option:checked")
+        expect(chosen).to_have_text("Tripo v2.5 multi-view (fal) · 0.40 USD per request")
         sides = ("front", "back", "left")
         photos = [png(f"vase-{side}.png", COLOURS[side]) for side in sides]
         page.locator("#file-input").set_input_files(photos)

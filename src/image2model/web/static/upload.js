@@ -87,7 +87,7 @@ export class UploadForm {
 
   fillModels() {
     const provider = this.provider();
-    $("#model").replaceChildren(...provider.models.map((m) => new Option(m.name, m.id)));
+    $("#model").replaceChildren(...provider.models.map((m) => new Option(modelLabel(m), m.id)));
     $("#model").value = provider.default_model;
     this.fillOptions();
   }
@@ -407,4 +407,12 @@ function labelled(accessibleName, text, options) {
   select.append(...options);
   label.append(Object.assign(document.createElement("span"), { textContent: text }), select);
   return { label, select };
+}
+
+// A model's name, with its price per request where the server knows it (fal's, as read).
+function modelLabel(model) {
+  const price = model.price;
+  if (!price || price.amount == null) return model.name;
+  const per = price.unit.replace(/s$/, "");
+  return `${model.name} · ${price.amount.toFixed(2)} ${price.currency} per ${per}`;
 }
