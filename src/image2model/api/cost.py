@@ -78,9 +78,10 @@ def spent(job: Job) -> dict[str, Any] | None:
     cost = job.cost
     if cost is None:
         return None
-    submitted = sum(1 for item in job.items if item.provider_state.get("request_id"))
     if job.options.provider == "local":
         submitted = sum(1 for item in job.items if item.started_at is not None)
+    else:
+        submitted = sum(1 for item in job.items if item.provider_state.get("request_id"))
     amount = None if cost.per_item is None else round(cost.per_item * submitted, 4)
     return {"submitted_items": submitted, "submitted_amount": amount}
 

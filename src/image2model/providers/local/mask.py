@@ -81,12 +81,12 @@ def _choose(
     learned = _clean(likelihood > 0.5)
     if not MIN_FRACTION <= learned.mean() <= MAX_FRACTION:
         return colour
-    if colour.mean() < MIN_FRACTION and _sides_touched(learned) >= SCENE_SIDES:
+    if colour.mean() < MIN_FRACTION and sides_touched(learned) >= SCENE_SIDES:
         rest = rgb[~learned].astype(np.float32)
         if float(rest.std(axis=0).mean()) > SCENE_SPREAD:
             return colour
     if MIN_FRACTION <= colour.mean() <= MAX_FRACTION:
-        if _sides_touched(learned) > _sides_touched(colour):
+        if sides_touched(learned) > sides_touched(colour):
             return colour
         if colour.mean() > FILLS_FRAME and _iou(learned, colour) < AGREE:
             return colour
@@ -98,7 +98,8 @@ def _iou(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def _sides_touched(mask: NDArray[np.bool_]) -> int:
+def sides_touched(mask: NDArray[np.bool_]) -> int:
+    """Frame sides the mask runs off: over 5 % of the 1 % band along that side."""
     edge = max(1, round(0.01 * max(mask.shape)))
     return sum(
         bool(side.mean() > 0.05)
@@ -139,7 +140,7 @@ def _from_alpha(alpha: NDArray[np.uint8], shape: tuple[int, ...]) -> Silhouette:
         raise ProviderError("NO_OBJECT", "The image is fully transparent: there is no object")
     kept = _large_parts(solid, keep=ALPHA_PART)
     rim = cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2) > 0
-    pinholes = ~kept & ~_large_parts(~kept, keep=0.002 * int(kept.sum()), touching=True)
+    pinholes = _without_pinholes(kept) & ~kept
     cleaned = np.where(pinholes, 1.0, np.where(rim, coverage, 0.0))
     return Silhouette(np.asarray(cleaned, dtype=np.float32), fallback=False)
 
@@ -182,8 +183,13 @@ def _clean(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     cleaned = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
     cleaned = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, kernel)
-    kept = _large_parts(cleaned.astype(bool), keep=0.1)
-    return kept | ~_large_parts(~kept, keep=0.002 * max(1, int(kept.sum())), touching=True)
+    return _without_pinholes(_large_parts(cleaned.astype(bool), keep=0.1))
+
+
+def _without_pinholes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """`mask` with its holes under 0.2 % of its area filled; real (large) holes stay."""
+    holes = ~_large_parts(~mask, keep=0.002 * max(1, int(mask.sum())), touching=True)
+    return mask | holes
 
 
 def _large_parts(

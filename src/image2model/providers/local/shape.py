@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from skimage.measure import marching_cubes
 
 from image2model.providers.base import ProviderError
+from image2model.providers.local.mask import sides_touched
 
 GRID_MIN, GRID_MAX = 16, 256
 PAD = 3
@@ -55,7 +56,7 @@ def choose_shape(coverage: NDArray[np.float32]) -> str:
     inside = coverage > 0.5
     if not inside.any():
         return "inflate"
-    if _sides_touched(inside) >= SLAB_SIDES or inside.mean() >= SLAB_FILL:
+    if sides_touched(inside) >= SLAB_SIDES or inside.mean() >= SLAB_FILL:
         return "slab"
     four_cornered = _quad_fill(inside) >= SLAB_QUAD
     if _revolvable(inside) and not (four_cornered and _rectangle_fill(inside) >= SLAB_RECTANGLE):
@@ -77,11 +78,6 @@ def _rectangle_fill(inside: NDArray[np.bool_]) -> float:
     points = cv2.findNonZero(inside.astype(np.uint8))
     (_, _), (width, height), _ = cv2.minAreaRect(points)
     return float(inside.sum() / max(1.0, width * height))
-
-
-def _sides_touched(inside: NDArray[np.bool_]) -> int:
-    edges = (inside[0], inside[-1], inside[:, 0], inside[:, -1])
-    return sum(bool(edge.any()) for edge in edges)
 
 
 def _quad_fill(inside: NDArray[np.bool_]) -> float:
