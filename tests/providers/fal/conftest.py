@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,3 +54,16 @@ def fal_stack(
 
 def items(stack: Stack, job_id: str) -> list[dict[str, Any]]:
     return [json.loads(v) for v in stack.redis.hvals(keys.items_key(job_id))]
+
+
+def kill_once_stored(stack: Stack, fal: FakeFal, job_id: str, submits: int) -> float:
+    """SIGKILL the workers once fal accepted `submits` requests and every item of the job
+    stored its request id; when that was (for the fake's log)."""
+    wait_until(lambda: len(fal.accepted()) == submits, what=f"{submits} submits")
+    wait_until(
+        lambda: all("request_id" in i["provider_state"] for i in items(stack, job_id)),
+        what="request ids stored on the items",
+    )
+    killed_at = time.time()
+    stack.kill_workers(signal.SIGKILL)
+    return killed_at

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Stack, image_bytes
-from tests.providers.fal.conftest import items, wait_until
+from tests.providers.fal.conftest import kill_once_stored
 from tests.providers.fal.test_fal_recovery import assert_one_submit_each
 from tests.support.fake_fal import FakeFal
 from tests.support.sse import read_until_terminal
@@ -230,13 +228,7 @@ def test_a_killed_worker_resumes_a_multiview_request_once(
     )
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]
-    wait_until(lambda: len(fal.accepted()) == 1, what="the submit")
-    wait_until(
-        lambda: all("request_id" in i["provider_state"] for i in items(stack, job_id)),
-        what="the request id stored on the item",
-    )
-    killed_at = time.time()
-    stack.kill_workers(signal.SIGKILL)
+    killed_at = kill_once_stored(stack, fal, job_id, 1)
     stack.start_worker(concurrency=2)
     with stack.client() as client:
         events = read_until_terminal(client, f"/api/v1/status/tasks/{job_id}/stream")

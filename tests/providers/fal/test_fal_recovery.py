@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import time
 from collections import Counter
 from collections.abc import Callable
 
 from tests.conftest import Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
-from tests.providers.fal.conftest import items, wait_until
+from tests.providers.fal.conftest import items, kill_once_stored, wait_until
 from tests.providers.fal.test_fal_batch import run_job
 from tests.support.fake_fal import FakeFal, Reply
 from tests.support.sse import read_until_terminal
@@ -43,13 +41,7 @@ def test_worker_killed_mid_poll_resumes_the_stored_request(
     stack.start_worker(concurrency=3)
     job = upload(stack, [(f"k{i}.png", image_bytes((40, 60 + 40 * i, 90))) for i in range(3)])
     job_id = job["job_id"]
-    wait_until(lambda: len(fal.accepted()) == 3, what="three submits")
-    wait_until(
-        lambda: all("request_id" in i["provider_state"] for i in items(stack, job_id)),
-        what="request ids stored on the items",
-    )
-    killed_at = time.time()
-    stack.kill_workers(signal.SIGKILL)
+    killed_at = kill_once_stored(stack, fal, job_id, 3)
     stored = {i["provider_state"]["request_id"] for i in items(stack, job_id)}
     assert stored == {e.request_id for e in fal.accepted()}
 
