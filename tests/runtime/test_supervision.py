@@ -83,12 +83,15 @@ def wait_terminal(service: Service, job_id: str, timeout: float = 120) -> dict[s
 
 
 def living_children(service: Service) -> Iterator[tuple[psutil.Process, list[str]]]:
-    """serve's children with their command lines, skipping those already dead (zombies)."""
+    """serve's children with their command lines, skipping those already dead (zombies) and
+    those just forked, whose command line is still empty."""
     for child in psutil.Process(service.process.pid).children():
         try:
-            yield child, child.cmdline()
+            argv = child.cmdline()
         except (psutil.ZombieProcess, psutil.NoSuchProcess):
             continue
+        if argv:
+            yield child, argv
 
 
 def children(service: Service, command: str) -> list[psutil.Process]:
