@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     MAX_UPLOAD_SIZE: int = Field(default=10 * MiB, gt=0)
     MAX_FILES_PER_UPLOAD: int = Field(default=25, ge=1, le=1000)
     MAX_IMAGE_PIXELS: int = Field(default=40_000_000, gt=0)
+    ASSIMP_COMMAND: str | None = Field(
+        default=None, description="assimp tool for FBX; None = beside Python, then PATH"
+    )
 
     # Jobs
     JOB_TTL: int = Field(default=24 * 3600, gt=0, description="seconds job data lives after end")
@@ -182,6 +185,7 @@ class Settings(BaseSettings):
         "FAL_API_HOST",
         "FAL_SUBMIT_RATE_LIMIT",
         "MAX_COST_PER_JOB",
+        "ASSIMP_COMMAND",
         mode="before",
     )
     @classmethod

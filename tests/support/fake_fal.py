@@ -16,6 +16,7 @@ import io
 import json
 import random
 import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -30,6 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 import trimesh
 import trustme
 from PIL import Image
+
+from image2model.meshes import assimp
 
 PREFIX = "/q"
 PRICING_PATH = "/v1/models/pricing"
@@ -71,6 +74,8 @@ shape of its result and its other required view fields, as fal's client types th
 other `*_image_url` sent must hold an image too. Others: `image_url`, a GLB and a thumbnail."""
 FACES = {"model_mesh": 320, "pbr_model": 1280, "base_model": 80, "model_glb": 320}
 _SUBDIVISIONS = {80: 1, 320: 2, 1280: 3}
+FBX_FACES = 320
+FBX_COLOUR = (30, 160, 90)
 
 
 @dataclass
@@ -155,6 +160,13 @@ class FakeFal:
         )
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def serve_file(self, name: str, data: bytes) -> None:
+        """Answer requests for the result file `name` (`model.fbx`) with `data` from now on."""
+        self._files[name] = data
+
+    def file_data(self, name: str) -> bytes:
+        return self._files[name]
 
     @property
     def host(self) -> str:
@@ -413,10 +425,14 @@ class FakeFal:
             return {"url": url, "content_type": content_type, "file_size": len(data)}
 
         glb, png = "model/gltf-binary", "image/png"
+        fbx, usdz = ("model.fbx", "application/octet-stream"), ("model.usdz", "model/vnd.usdz+zip")
         shape = ENDPOINTS.get(request.endpoint, ("", "", ()))[1]
+        # Tripo's quad mesh and Rodin's geometry_file_format=fbx come as FBX
+        as_fbx = request.arguments.get("quad") or request.arguments.get("geometry_file_format")
+        mesh = file(*fbx) if as_fbx in (True, "fbx") else file("model_mesh.glb", glb)
         if shape == "tripo_v25":
             out = {
-                "model_mesh": file("model_mesh.glb", glb),
+                "model_mesh": mesh,
                 "base_model": file("base_model.glb", glb),
                 "rendered_image": file("preview.webp", "image/webp"),
                 "task_id": rid,
@@ -424,10 +440,9 @@ class FakeFal:
             if request.arguments.get("pbr"):
                 out["pbr_model"] = file("pbr_model.glb", glb)
             return out
-        fbx, usdz = ("model.fbx", "application/octet-stream"), ("model.usdz", "model/vnd.usdz+zip")
         if shape == "tripo":
             return {
-                "model_mesh": file("model_mesh.glb", glb),
+                "model_mesh": mesh,
                 "model_urls": {"glb": file("model_mesh.glb", glb), "fbx": file(*fbx)},
                 "rendered_image": file("preview.webp", "image/webp"),
             }
@@ -444,7 +459,7 @@ class FakeFal:
             return {"model_glb": file("model_glb.glb", glb)}
         if shape == "rodin":
             return {
-                "model_mesh": file("model_mesh.glb", glb),
+                "model_mesh": mesh,
                 "seed": 42,
                 "textures": [file("texture.png", png)],
             }
@@ -551,9 +566,23 @@ def _make_files() -> dict[str, bytes]:
     out = io.BytesIO()
     Image.new("RGB", (32, 32), (90, 90, 90)).save(out, "PNG")
     files["texture.png"] = out.getvalue()
-    files["model.fbx"] = b"Kaydara FBX Binary  \x00\x1a\x00" + bytes(64)
+    files["model.fbx"] = _textured_fbx()
     files["model.usdz"] = b"PK\x03\x04" + bytes(64)  # a USDZ is a zip
     return files
+
+
+def _textured_fbx() -> bytes:
+    """A textured icosphere of FBX_FACES faces as FBX (its texture embedded), by assimp."""
+    found = assimp.find(None)
+    assert found is not None, "the fake's FBX model is made with assimp (cmeel-assimp)"
+    mesh = trimesh.creation.icosphere(subdivisions=_SUBDIVISIONS[FBX_FACES])
+    texture = Image.new("RGB", (16, 16), FBX_COLOUR)
+    uv = (mesh.vertices[:, :2] + 1) / 2
+    mesh.visual = trimesh.visual.TextureVisuals(uv=uv, image=texture)
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "model.glb"
+        source.write_bytes(mesh.export(file_type="glb"))
+        return found.export(source, source.with_suffix(".fbx"), "fbx").read_bytes()
 
 
 def decoded_image(arguments: dict[str, Any], field_name: str = "image_url") -> bytes:

@@ -118,7 +118,7 @@ def test_each_endpoint_gets_its_own_field_names(
     [
         ("fal-ai/hunyuan3d/v2", {"texture": "true", "textured_mesh": "false"}, "textured_mesh"),
         ("fal-ai/meshy/v6/image-to-3d", {"face_limit": "500", "target_polycount": "900"}, ""),
-        ("fal-ai/hyper3d/rodin/v2.5", {"geometry_file_format": "fbx"}, "geometry_file_format"),
+        ("fal-ai/hyper3d/rodin/v2.5", {"geometry_file_format": "usdz"}, "geometry_file_format"),
         ("fal-ai/hunyuan3d-v3/image-to-3d", {"face_count": "100"}, "face_count"),
     ],
 )

@@ -18,10 +18,6 @@ from image2model.providers.fal.models import (
     sent_as,
 )
 
-FBX_REFUSED = (
-    (True, "it makes an FBX quad mesh, which this service cannot convert to GLB/OBJ/STL/PLY"),
-)
-
 
 def _choice(name: str, choices: tuple[str, ...], default: str, what: str = "") -> OptionSpec:
     return OptionSpec(name, "choice", default=default, choices=choices, description=what)
@@ -55,9 +51,11 @@ _TRIPO_COMMON = (
         "default",
         "align_image rotates the model to match the photo",
     ),
-    OptionSpec("quad", "bool", default=False, description="Quad mesh (FBX)", refused=FBX_REFUSED),
+    _bool("quad", False, "Quad mesh: Tripo sends FBX, kept as is and converted to GLB"),
     _int("texture_seed", None, 0, 2**31 - 1, "Texture seed"),
 )
+
+_TRIPO_FBX = (("quad", True),)
 
 _TRIPO_V25_OPTIONS = (
     OptionSpec(
@@ -81,6 +79,7 @@ TRIPO_V25 = FalModel(
         options=_TRIPO_V25_OPTIONS,
     ),
     ours=frozenset(),
+    fbx_when=_TRIPO_FBX,
 )
 
 TRIPO_V25_MULTIVIEW = FalModel(
@@ -93,6 +92,7 @@ TRIPO_V25_MULTIVIEW = FalModel(
     ),
     image_field="front_image_url",
     ours=frozenset(),
+    fbx_when=_TRIPO_FBX,
 )
 
 _TRIPO_H31_OPTIONS = (
@@ -114,6 +114,7 @@ TRIPO_H31 = FalModel(
         options=_TRIPO_H31_OPTIONS,
     ),
     ours=frozenset(),
+    fbx_when=_TRIPO_FBX,
 )
 
 TRIPO_H31_MULTIVIEW = FalModel(
@@ -128,6 +129,7 @@ TRIPO_H31_MULTIVIEW = FalModel(
     image_field="image_urls",
     image_list=True,
     ours=frozenset(),
+    fbx_when=_TRIPO_FBX,
 )
 
 TRIPO_P1 = FalModel(
@@ -363,7 +365,12 @@ RODIN_V25 = FalModel(
                 "Quality tier",
             ),
             _choice("material", ("PBR", "Shaded", "All", "None"), "All", "Materials made"),
-            _choice("geometry_file_format", ("glb", "obj", "stl"), "glb", "Model file format"),
+            _choice(
+                "geometry_file_format",
+                ("glb", "obj", "stl", "fbx"),
+                "glb",
+                "Model file format (FBX is kept as is and converted to GLB)",
+            ),
             _bool("hd_texture", False, "High-resolution texture"),
             _bool("TAPose", False, "T/A pose for humanoids"),
             _bool("use_original_alpha", False, "Keep the image's transparency as the mask"),
@@ -373,6 +380,7 @@ RODIN_V25 = FalModel(
     ),
     image_field="image_urls",
     image_list=True,
+    fbx_when=(("geometry_file_format", "fbx"),),
 )
 
 _MESHY_FACES = (100, 300_000)

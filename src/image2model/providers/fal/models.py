@@ -6,7 +6,7 @@ the few rules every row follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from image2model.providers.base import ModelSpec, OptionSpec
@@ -35,6 +35,9 @@ class FalModel:
     as the nearest bound, and post-processing reduces the model the rest of the way."""
     model_outputs: tuple[str, ...] = MODEL_OUTPUTS
     preview_outputs: tuple[str, ...] = PREVIEW_OUTPUTS
+    fbx_when: tuple[tuple[str, Any], ...] = ()
+    """Option values with which the model's file is FBX: kept as is, and converted to GLB
+    for everything else (with assimp; refused where it is not installed)."""
 
     @property
     def endpoint(self) -> str:
@@ -65,6 +68,22 @@ class FalModel:
                 {f"{side}_image_url": views[side] for side in self.spec.views if side in views}
             )
         return body
+
+    def refusing_fbx(self, reason: str) -> FalModel:
+        """This model with the option values that make an FBX refused, for `reason`."""
+        if not self.fbx_when:
+            return self
+        options = tuple(
+            replace(
+                option,
+                refused=(
+                    *option.refused,
+                    *((value, reason) for name, value in self.fbx_when if name == option.name),
+                ),
+            )
+            for option in self.spec.options
+        )
+        return replace(self, spec=replace(self.spec, options=options))
 
     def applies_face_limit(self, face_limit: int | None) -> bool:
         """Whether fal itself keeps the model within `face_limit`."""

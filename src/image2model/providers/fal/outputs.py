@@ -16,6 +16,8 @@ from image2model.providers.fal.models import FalModel
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 MAX_OTHER_FILES = 32
 MODEL_SUFFIXES = frozenset({".glb", ".gltf", ".obj", ".ply", ".stl"})
+CONVERTED_SUFFIXES = frozenset({".fbx"})
+"""Model files kept as they came and converted to GLB for everything else."""
 PREVIEW_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 KEPT_SUFFIXES = frozenset(
     {*MODEL_SUFFIXES, *PREVIEW_SUFFIXES, ".fbx", ".usdz", ".mtl", ".zip", ".mp4", ".bin"}
@@ -38,6 +40,8 @@ _BY_TYPE = {
 class RemoteFile:
     url: str
     suffix: str
+    where: str = ""
+    """The result's field that held it."""
 
 
 def model_and_preview(
@@ -50,15 +54,11 @@ def model_and_preview(
         raise ProviderError(
             "PROVIDER_BAD_RESULT", f"fal's result has no model file (fields: {fields})"
         )
-    if model.suffix == ".fbx":
-        raise ProviderError(
-            "PROVIDER_UNSUPPORTED_OUTPUT", "fal returned an FBX model, which cannot be converted"
-        )
-    if model.suffix not in MODEL_SUFFIXES:
-        model = RemoteFile(model.url, ".glb")
+    if model.suffix not in MODEL_SUFFIXES | CONVERTED_SUFFIXES:
+        model = RemoteFile(model.url, ".glb", model.where)
     preview = _first(result, made_by.preview_outputs)
     if preview is not None and preview.suffix not in PREVIEW_SUFFIXES:
-        preview = RemoteFile(preview.url, ".png")
+        preview = RemoteFile(preview.url, ".png", preview.where)
     return model, preview
 
 
@@ -102,7 +102,11 @@ def download(client: httpx.Client, remote: RemoteFile, target: Path) -> Path:
 
 
 def _first(result: dict[str, Any], fields: tuple[str, ...]) -> RemoteFile | None:
-    return next((f for f in (_file(result.get(field)) for field in fields) if f), None)
+    for field in fields:
+        found = _file(result.get(field))
+        if found is not None:
+            return RemoteFile(found.url, found.suffix, field)
+    return None
 
 
 def _file(value: Any) -> RemoteFile | None:

@@ -8,6 +8,7 @@ import httpx
 
 from image2model import redis_clients
 from image2model.config import Settings
+from image2model.meshes import assimp
 from image2model.providers.base import (
     GenerationRequest,
     GenerationResult,
@@ -32,7 +33,12 @@ class FalProvider:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalogue = catalogue(KNOWN, settings.FAL_MODEL_ENDPOINT)
+        self.assimp = assimp.find(settings.ASSIMP_COMMAND)
+        known = KNOWN
+        if self.assimp is None:
+            reason = f"it makes an FBX file, and {assimp.missing_reason(settings.ASSIMP_COMMAND)}"
+            known = tuple(model.refusing_fbx(reason) for model in KNOWN)
+        self.catalogue = catalogue(known, settings.FAL_MODEL_ENDPOINT)
         self.models: tuple[ModelSpec, ...] = tuple(m.spec for m in self.catalogue)
 
     @property
@@ -57,6 +63,7 @@ class FalProvider:
                 max_retries=self.settings.FAL_MAX_RETRIES,
             ),
             key=key,
+            assimp=self.assimp,
         )
         return run.execute()
 

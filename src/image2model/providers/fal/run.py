@@ -15,6 +15,7 @@ import fal_client
 import httpx
 from httpx_sse import SSEError
 
+from image2model.meshes.assimp import Assimp, ConversionFailed
 from image2model.providers.base import (
     Cancelled,
     GenerationRequest,
@@ -83,10 +84,11 @@ class FalRun:
         context: ProviderContext,
         limits: Limits,
         key: str,
+        assimp: Assimp | None = None,
     ) -> None:
         self.queue, self.slots, self.submits, self.downloads = queue, slots, submits, downloads
         self.model, self.request, self.context = model, request, context
-        self.limits, self.key = limits, key
+        self.limits, self.key, self.assimp = limits, key, assimp
         self.state = context.load_state()
         self.state.setdefault("started_at", time.time())
         self.deadline = float(self.state["started_at"]) + limits.deadline
@@ -238,6 +240,9 @@ class FalRun:
                 "download", lambda: outputs.download(self.downloads, preview_file, target)
             )
         kept = {}
+        if model_file.suffix in outputs.CONVERTED_SUFFIXES:
+            kept[model_file.where] = model
+            model = self._to_glb(model)
         others = outputs.other_files(result, model_file, preview_file)
         for index, (name, remote) in enumerate(others.items()):
             suffix = remote.suffix if remote.suffix in outputs.KEPT_SUFFIXES else ".bin"
@@ -247,6 +252,19 @@ class FalRun:
         return GenerationResult(
             model_path=model, preview_path=preview, face_limit_applied=applied, outputs=kept
         )
+
+    def _to_glb(self, model: Path) -> Path:
+        """fal's FBX model as GLB, which previews, conversions and stats read; the FBX is
+        kept as it came."""
+        if self.assimp is None:
+            raise ProviderError(
+                "PROVIDER_UNSUPPORTED_OUTPUT",
+                "fal returned an FBX model and this worker has no assimp tool to convert it",
+            )
+        try:
+            return self.assimp.to_glb(model)
+        except ConversionFailed as error:
+            raise ProviderError("PROVIDER_BAD_RESULT", f"fal's FBX model: {error}") from None
 
     def _fetch(self, remote: outputs.RemoteFile, target: Path) -> Path:
         return self._call("download", lambda: outputs.download(self.downloads, remote, target))
