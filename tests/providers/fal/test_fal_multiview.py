@@ -152,6 +152,8 @@ def test_objects_and_plain_images_in_one_upload(
         ),
         # a view the model needs is missing
         ("fal-ai/hunyuan3d/v2/multi-view", ["front", "back"], [], "has no left"),
+        # Tripo reads its list by position: all four, or a back could be taken for a left
+        ("tripo3d/h3.1/multiview-to-3d", ["front", "back"], [], "has no left, right"),
         # a plain image where the model needs views
         (
             "fal-ai/hunyuan3d/v2/multi-view",

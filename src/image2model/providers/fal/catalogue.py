@@ -123,8 +123,10 @@ TRIPO_H31_MULTIVIEW = FalModel(
         name="Tripo H3.1 multi-view (fal)",
         description="Tripo H3.1 from a front view and up to three more",
         options=_TRIPO_H31_OPTIONS,
-        # Tripo's own order for multi-view images: front, left, back, right
+        # Tripo reads a list of views by position (front, left, back, right), so a list
+        # without its left would have its back taken for a left: all four are sent
         views=("left", "back", "right"),
+        required_views=("left", "back", "right"),
     ),
     image_field="image_urls",
     image_list=True,
