@@ -115,6 +115,27 @@ def test_a_picture_of_one_thing_throughout_is_kept_whole(name: str) -> None:
     assert silhouette.fallback
 
 
+def test_a_field_of_specks_is_kept_whole_and_separate_objects_stay_parts() -> None:
+    """Stars on a night sky are no object: the picture becomes the slab, not a cloud of
+    specks. Coins on a table are objects, each its own part."""
+    sky = find_silhouette(Photo(data.hubble_deep_field(), None), matte=packaged())
+    assert sky.fallback and (sky.coverage > 0.5).mean() > 0.8
+
+    rng = np.random.default_rng(3)
+    stars = np.zeros((240, 320), bool)
+    for x, y in rng.integers((10, 10), (310, 230), size=(30, 2)):
+        stars |= disc(240, 320, (int(x), int(y)), 2)
+    assert find_silhouette(on_background(stars, (20, 20, 30))).fallback
+
+    coins = np.zeros((240, 320), bool)
+    for x in range(40, 300, 60):
+        for y in (60, 120, 180):
+            coins |= disc(240, 320, (x, y), 18)
+    silhouette = find_silhouette(on_background(coins, (200, 200, 195)))
+    assert not silhouette.fallback
+    assert iou(silhouette.coverage, coins) > 0.9
+
+
 def test_a_poster_running_off_a_plain_backdrop_is_still_cut_out() -> None:
     poster = np.zeros((240, 320), bool)
     poster[:, 100:220] = True  # from the top edge to the bottom one

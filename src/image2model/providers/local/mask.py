@@ -25,6 +25,10 @@ SCENE_SIDES = 2
 SCENE_SPREAD = 15.0
 """Standard deviation of the colours (per channel, 0–255) outside the matte's patch above
 which they are more of the picture, not a plain backdrop."""
+SCATTER_PARTS = 8
+SCATTER_LARGEST = 0.005
+"""A mask of SCATTER_PARTS parts or more, none covering SCATTER_LARGEST of the frame, is a
+field of small things (stars, dust, a pattern), not an object: the whole frame is kept."""
 FILLS_FRAME = 0.5
 AGREE = 0.7
 """A colour mask over half the frame that the matte disagrees with (IoU below AGREE) is a
@@ -55,9 +59,16 @@ def find_silhouette(photo: Photo, *, seed: int = 0, matte: Matte | None = None) 
         size = (small_rgb.shape[1], small_rgb.shape[0])
         likelihood = cv2.resize(matte.predict(photo.rgb), size, interpolation=cv2.INTER_AREA)
         mask = _choose(small_rgb, colour, np.asarray(likelihood, dtype=np.float32))
-    if not MIN_FRACTION <= mask.mean() <= MAX_FRACTION:
+    if not MIN_FRACTION <= mask.mean() <= MAX_FRACTION or _scattered(mask):
         return Silhouette(_slab(mask.shape), fallback=True)
     return Silhouette(_soften(mask), fallback=False)
+
+
+def _scattered(mask: NDArray[np.bool_]) -> bool:
+    """Many parts, all of them specks against the frame."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return count - 1 >= SCATTER_PARTS and areas.max() < SCATTER_LARGEST * mask.size
 
 
 def _choose(
