@@ -140,27 +140,6 @@ def snapshot(job: Job) -> JobSnapshot:
     )
 
 
-def progress_event(job: Job) -> dict[str, Any]:
-    """The `task_progress` payload a new stream starts with."""
-    data = snapshot(job).model_dump(mode="json", include=_PROGRESS_FIELDS)
-    data["files"] = [
-        {k: f[k] for k in ("file_id", "filename", "status", "progress")} for f in data["files"]
-    ]
-    return data
-
-
-_PROGRESS_FIELDS = {
-    "job_id",
-    "status",
-    "progress",
-    "current",
-    "total",
-    "total_files",
-    "message",
-    "files",
-}
-
-
 class ListedOutput(BaseModel):
     name: str
     """Where the service's result had it: `model_urls.fbx`, `texture_urls.0.base_color`."""

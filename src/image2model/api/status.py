@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -12,19 +11,12 @@ from fastapi.responses import StreamingResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
-from image2model.api.schemas import JobSnapshot, progress_event, snapshot
-from image2model.jobs.events import (
-    BEHIND_EVENT,
-    SHUTDOWN_EVENT,
-    TERMINAL_EVENTS,
-    id_key,
-    is_event_id,
-)
-from image2model.jobs.store import Event
+from image2model.api.schemas import JobSnapshot, snapshot
+from image2model.jobs.events import BEHIND_EVENT, KEEPALIVE
+from image2model.jobs.payloads import SHUTDOWN, Event
 
 router = APIRouter(prefix="/status", tags=["status"])
 BEHIND_RETRY_MS = 500
-HISTORY_PAGE = 500
 
 
 @router.get("/tasks/{task_id}/status", response_model=JobSnapshot)
@@ -62,82 +54,19 @@ async def task_stream(
 
 
 async def _frames(services: Services, job_id: str, last_event_id: str | None) -> AsyncIterator[str]:
-    store, keepalive = services.store, services.settings.SSE_KEEPALIVE_SECONDS
-    cursor = (
-        last_event_id
-        if last_event_id and await _resumable(services, job_id, last_event_id)
-        else None
-    )
-    if cursor is None:
-        opening = await _snapshot_frame(services, job_id)
-        if opening is None:
-            return
-        frame, cursor, terminal_id = opening
-        del opening
-        yield frame
-        del frame  # an open stream keeps only its cursor
-        if terminal_id:
-            terminal = await store.event(job_id, terminal_id)
-            if terminal:
-                yield _render(services, terminal)
-            return
-    async with services.hub.listen(job_id, cursor) as queue:
-        # what came after the cursor, from the store; then what the hub hands over
-        async for event in _history(services, job_id, cursor):
-            cursor = event.id
+    """The stream's events as SSE frames: the route's only part in it."""
+    keepalive = services.settings.SSE_KEEPALIVE_SECONDS
+    async for event in services.hub.stream(job_id, last_event_id, keepalive=keepalive):
+        if event is KEEPALIVE:
+            yield ": keep-alive\n\n"
+        elif event.event == SHUTDOWN.event:  # no id: a reconnect resumes from its cursor
+            yield _shutdown_frame(event)
+        elif event.event == BEHIND_EVENT:  # the client resumes from Redis, not a buffer
+            yield f"retry: {BEHIND_RETRY_MS}\n\n"
+        elif event.opening:
+            yield _frame(event.id, event.event, event.data)
+        else:
             yield _render(services, event)
-            if event.event in TERMINAL_EVENTS:
-                return
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), keepalive)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if event.event == SHUTDOWN_EVENT:  # no id: a reconnect resumes from cursor
-                yield _shutdown_frame(event)
-                return
-            if event.event == BEHIND_EVENT:  # the client resumes from Redis, not a buffer
-                yield f"retry: {BEHIND_RETRY_MS}\n\n"
-                return
-            if id_key(event.id) <= id_key(cursor):
-                continue
-            cursor = event.id
-            yield _render(services, event)
-            if event.event in TERMINAL_EVENTS:
-                return
-
-
-async def _snapshot_frame(services: Services, job_id: str) -> tuple[str, str, str | None] | None:
-    """The stream's opening frame, its event id and the job's terminal event id, if any.
-
-    Only the rendered frame outlives this call: a stream is open for as long as its job runs,
-    and the parsed job document is far larger than its frame.
-    """
-    state = await services.store.snapshot(job_id)
-    if state is None:
-        return None
-    job, cursor, terminal_id = state
-    return _frame(cursor, "task_progress", progress_event(job)), cursor, terminal_id
-
-
-async def _history(services: Services, job_id: str, cursor: str) -> AsyncIterator[Event]:
-    """The job's stored events after `cursor`, a page at a time."""
-    while True:
-        page = await services.store.events_after(job_id, cursor, count=HISTORY_PAGE)
-        for event in page:
-            yield event
-        if len(page) < HISTORY_PAGE:
-            return
-        cursor = page[-1].id
-
-
-async def _resumable(services: Services, job_id: str, last_event_id: str) -> bool:
-    """A Last-Event-ID we can resume from: well formed and not trimmed from the stream."""
-    if not is_event_id(last_event_id):
-        return False
-    first = await services.store.first_event_id(job_id)
-    return first is not None and id_key(first) <= id_key(last_event_id)
 
 
 def _render(services: Services, event: Event) -> str:

@@ -1,4 +1,6 @@
-"""Live progress for many listeners: one Redis reader per watched job, fanned out in memory."""
+"""Live progress for many listeners: one Redis reader per watched job, fanned out in memory,
+and each listener's stream of events: where to start (a resume, or a snapshot), the stored
+history, then what the reader hands over."""
 
 from __future__ import annotations
 
@@ -10,22 +12,21 @@ from collections.abc import AsyncIterator, Callable
 
 from redis.exceptions import RedisError
 
-from image2model.jobs.store import Event, JobStore
+from image2model.jobs.payloads import SHUTDOWN, TERMINAL_EVENTS, Event, task_progress
+from image2model.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
 FRAME_CACHE_SIZE = 4096
-TERMINAL_EVENTS = frozenset({"task_completed", "task_failed", "task_cancelled"})
-SHUTDOWN_EVENT = "server_shutdown"
-"""Put into every listener's queue when the server stops; it has no stream id."""
-SHUTDOWN = Event(
-    id="", event=SHUTDOWN_EVENT, data={"message": "The server is restarting; reconnect shortly"}
-)
+HISTORY_PAGE = 500
+"""Stored events read per Redis call while a stream catches up."""
 BEHIND_EVENT = "stream_behind"
 """Put into a listener's full queue in place of what it had not read: its client reads more
 slowly than the job changes. The stream ends; the client resumes from its Last-Event-ID,
 which Redis still holds, so nothing is lost and a slow client holds no growing buffer."""
 BEHIND = Event(id="", event=BEHIND_EVENT, data={})
+KEEPALIVE = Event(id="", event="keepalive", data={})
+"""Yielded by `EventHub.stream` when the job was silent for its keep-alive interval."""
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -94,6 +95,72 @@ class EventHub:
                     cursor = event.id
                     for queue in self._listeners.get(job_id, ()):
                         _deliver(queue, event)
+
+    async def stream(
+        self, job_id: str, last_event_id: str | None, *, keepalive: float
+    ) -> AsyncIterator[Event]:
+        """One listener's events, in order and once each, ending after a terminal one.
+
+        From `last_event_id` when Redis still holds it; else first a `task_progress` of the
+        job as it is now (`Event.opening`: built for this listener, under the id of the
+        last event it reflects) and, for a job that has ended, its terminal event. Between
+        events: KEEPALIVE after `keepalive` seconds of silence; SHUTDOWN (the server stops)
+        or BEHIND (the listener fell behind) end the stream, to be resumed from its cursor.
+        """
+        cursor = last_event_id if await self._resumable(job_id, last_event_id) else None
+        if cursor is None:
+            state = await self.store.snapshot(job_id)
+            if state is None:
+                return
+            job, cursor, terminal_id = state
+            opening = Event(cursor, "task_progress", task_progress(job), opening=True)
+            del job, state  # an open stream keeps only its cursor, not the job
+            yield opening
+            del opening
+            if terminal_id:
+                terminal = await self.store.event(job_id, terminal_id)
+                if terminal:
+                    yield terminal
+                return
+        async with self.listen(job_id, cursor) as queue:
+            # what came after the cursor, from the store; then what the reader hands over
+            async for event in self._history(job_id, cursor):
+                cursor = event.id
+                yield event
+                if event.event in TERMINAL_EVENTS:
+                    return
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), keepalive)
+                except TimeoutError:
+                    yield KEEPALIVE
+                    continue
+                if event.event in (SHUTDOWN.event, BEHIND_EVENT):
+                    yield event
+                    return
+                if id_key(event.id) <= id_key(cursor):
+                    continue
+                cursor = event.id
+                yield event
+                if event.event in TERMINAL_EVENTS:
+                    return
+
+    async def _resumable(self, job_id: str, last_event_id: str | None) -> bool:
+        """A Last-Event-ID to resume from: well formed and not trimmed from the job's events."""
+        if not last_event_id or not is_event_id(last_event_id):
+            return False
+        first = await self.store.first_event_id(job_id)
+        return first is not None and id_key(first) <= id_key(last_event_id)
+
+    async def _history(self, job_id: str, cursor: str) -> AsyncIterator[Event]:
+        """The job's stored events after `cursor`, a page at a time."""
+        while True:
+            page = await self.store.events_after(job_id, cursor, count=HISTORY_PAGE)
+            for event in page:
+                yield event
+            if len(page) < HISTORY_PAGE:
+                return
+            cursor = page[-1].id
 
     def frame(self, event: Event, render: Callable[[Event], str]) -> str:
         """`render(event)`, remembered for the most recent events (ids are unique per job)."""

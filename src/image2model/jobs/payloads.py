@@ -116,6 +116,8 @@ class Event:
     id: str
     event: str
     data: dict[str, Any]
+    opening: bool = False
+    """A stream's first `task_progress`, built for its listener rather than stored."""
 
 
 SHUTDOWN = Event(
