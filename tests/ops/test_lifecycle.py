@@ -14,9 +14,9 @@ import redis
 import uvicorn
 
 from image2model.api.app import create_app
+from image2model.api.background import Schedule
+from image2model.api.lifecycle import GracefulServer, Operations
 from image2model.config import Settings
-from image2model.ops.background import Schedule
-from image2model.ops.lifecycle import GracefulServer, Operations
 from tests.conftest import USER_KEY, free_port, image_bytes, make_env
 from tests.support.ops import json_lines
 from tests.support.waiting import wait_until

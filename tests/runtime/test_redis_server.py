@@ -11,6 +11,7 @@ import kombu
 import pytest
 import redis
 
+from image2model.redis_url import celery_url, redacted, unix_socket_url
 from image2model.runtime.redis_server import (
     VERSION_FILE,
     RedisBinary,
@@ -21,7 +22,6 @@ from image2model.runtime.redis_server import (
     probe,
     read_written_by,
 )
-from image2model.runtime.redis_url import celery_url, redacted, unix_socket_url
 
 
 def test_missing_binary_names_both_ways_to_get_one(tmp_path: Path) -> None:

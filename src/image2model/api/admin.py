@@ -12,10 +12,10 @@ from fastapi import Path as PathParam
 
 from image2model.api.deps import AdminDep, ServicesDep
 from image2model.api.health import component_checks
+from image2model.api.lifecycle import OpsDep
 from image2model.jobs import maintenance
 from image2model.jobs.models import JobStatus
 from image2model.ops import datafiles, jobadmin
-from image2model.ops.lifecycle import OpsDep
 from image2model.ops.system import CRITICAL, WARNING, assess, sample_system, worst
 
 router = APIRouter(prefix="/admin", tags=["admin"])

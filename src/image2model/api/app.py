@@ -21,6 +21,7 @@ from image2model.api import (
     download,
     errors,
     health,
+    lifecycle,
     logs,
     models,
     openapi,
@@ -40,7 +41,6 @@ from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
 from image2model.jobs.store import JobStore
 from image2model.keys import RATE_LIMIT_PREFIX
-from image2model.ops import lifecycle as ops_lifecycle
 from image2model.ops.logconfig import configure_logging
 from image2model.ops.metrics import ChildRestarts
 from image2model.providers.fal.prices import PriceBook
@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
         app.state.services.prices.start()
         try:
             # background services run while the app serves; stopped (and metrics flushed) first
-            async with ops_lifecycle.running(app, app.state.services, celery):
+            async with lifecycle.running(app, app.state.services, celery):
                 yield
         finally:
             await app.state.services.prices.close()
@@ -131,7 +131,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
         settings.MAX_FILES_PER_UPLOAD,
     )
     # added last, so outermost: request ids, metrics and access lines cover every response
-    ops_lifecycle.install(app, settings, QUEUES, child_restarts)
+    lifecycle.install(app, settings, QUEUES, child_restarts)
     return app
 
 

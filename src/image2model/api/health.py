@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 from image2model import __version__
 from image2model.api.deps import AdminDep, Services, ServicesDep
 from image2model.api.errors import envelope
+from image2model.api.lifecycle import OpsDep
 from image2model.api.schemas import ADMIN_ERRORS
 from image2model.jobs.service import redis_alive
-from image2model.ops.lifecycle import OpsDep
 from image2model.ops.system import CRITICAL, level
 
 router = APIRouter(prefix="/health", tags=["health"])

@@ -1,7 +1,7 @@
 """Process entry points: `serve` (embedded or API only), `worker` and `beat`.
 
 Each builds the Settings once and passes them down; heavy imports wait until a command runs,
-so `image2model.runtime.redis_url` stays cheap to import. A setting that cannot work stops
+so importing `image2model.runtime` stays cheap. A setting that cannot work stops
 the command with `SettingsError` (one line) before anything starts.
 """
 

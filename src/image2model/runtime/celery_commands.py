@@ -82,7 +82,7 @@ def _check_same_storage(settings: Settings) -> None:
     import redis
 
     from image2model.keys import STORAGE_ID
-    from image2model.runtime.redis_url import redacted
+    from image2model.redis_url import redacted
     from image2model.storage import IDENTITY_FILE, storage_identity
 
     client = redis.Redis.from_url(

@@ -17,6 +17,7 @@ import uvicorn
 
 from image2model import __version__
 from image2model.config import Settings
+from image2model.redis_url import redacted
 from image2model.runtime.children import Child, StopLadder, spawn
 from image2model.runtime.redis_server import (
     STOP_LADDER,
@@ -24,7 +25,6 @@ from image2model.runtime.redis_server import (
     RedisServerError,
     private_redis,
 )
-from image2model.runtime.redis_url import redacted
 from image2model.runtime.supervisor import Slot, Supervisor
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def _run_api(
 ) -> None:
     """Serve until stopped by a signal, or until `give_up` is set."""
     from image2model.api.app import create_app
-    from image2model.ops.lifecycle import GracefulServer
+    from image2model.api.lifecycle import GracefulServer
 
     host, port = listener.getsockname()[:2]
     config = uvicorn.Config(

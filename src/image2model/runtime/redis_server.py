@@ -19,8 +19,8 @@ from pathlib import Path
 
 import redis
 
+from image2model.redis_url import unix_socket_url
 from image2model.runtime.children import Child, spawn
-from image2model.runtime.redis_url import unix_socket_url
 
 log = logging.getLogger(__name__)
 

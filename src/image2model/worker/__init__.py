@@ -19,12 +19,12 @@ from image2model import redis_clients
 from image2model.config import Settings
 from image2model.jobs.dispatch import GENERATION_QUEUE, IO_QUEUE
 from image2model.jobs.worker_store import WorkerStore
-from image2model.ops import celery_hooks
 from image2model.ops.workermetrics import WorkerMetrics
 from image2model.providers.base import Provider
 from image2model.providers.registry import build_providers
-from image2model.runtime.redis_url import celery_url
+from image2model.redis_url import celery_url
 from image2model.storage import Storage
+from image2model.worker import hooks
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ def create_celery(settings: Settings) -> WorkerApp:
             }
         },
     )
-    app.conf.imports = ("image2model.jobs.tasks",)
-    celery_hooks.install()  # request ids through the queue, task metrics, JSON logs
+    app.conf.imports = ("image2model.worker.tasks",)
+    hooks.install()  # request ids through the queue, task metrics, JSON logs
     return app
 
 

@@ -15,19 +15,17 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from redis.exceptions import RedisError
 
+from image2model.api.background import BackgroundServices, Schedule
+from image2model.api.deps import Services
+from image2model.api.middleware import Draining, RequestTelemetry
 from image2model.config import Settings
-from image2model.ops.background import BackgroundServices, Schedule
 from image2model.ops.metrics import ApiMetrics, ChildRestarts
-from image2model.ops.middleware import Draining, RequestTelemetry
-
-if TYPE_CHECKING:
-    from image2model.api.deps import Services
 
 log = logging.getLogger(__name__)
 

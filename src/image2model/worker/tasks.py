@@ -20,8 +20,8 @@ from image2model.jobs.models import ItemStatus, Job
 from image2model.jobs.pipeline import ItemContext
 from image2model.jobs.transitions import Patch
 from image2model.jobs.worker_store import WorkerStore
-from image2model.ops.celery_hooks import MeteredProvider
 from image2model.providers.base import Cancelled, ProviderError
+from image2model.worker.hooks import MeteredProvider
 
 log = logging.getLogger(__name__)
 
