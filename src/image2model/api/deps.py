@@ -63,18 +63,20 @@ AdminDep = Annotated[Principal, Depends(get_admin)]
 def link_or_key(
     services: Services,
     request: Request,
+    job_id: str,
     path: str,
     authorization: str | None,
     *,
     anonymous: bool = False,
 ) -> Principal:
-    """A valid signature for `path` stands in for a key (a bad one is a plain 404); with
-    `anonymous`, a request without any key is let through too."""
+    """A valid signature for `path`, one of job `job_id`'s resources, stands in for a key
+    that may read that job and nothing else (a bad one is a plain 404); with `anonymous`, a
+    request without any key is let through to the job too."""
     query = request.query_params
     if "signature" in query or "expires" in query:
         if not services.signer.verify(path, query.get("expires"), query.get("signature")):
             raise NotFound("Not found, or the link expired", error_code="NOT_FOUND")
-        return Principal(key_id="link", name="signed-link", is_admin=True)
+        return Principal(key_id="link", name="signed-link", job_id=job_id)
     if anonymous and not authorization:
-        return Principal(key_id="anonymous", name="anonymous", is_admin=True)
+        return Principal(key_id="anonymous", name="anonymous", job_id=job_id)
     return services.keys.authenticate(authorization)

@@ -45,7 +45,7 @@ async def _file_viewer(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """Who may read the file: checked before the query is, so strangers learn nothing."""
-    return link_or_key(services, request, links.file_path(job_id, filename), authorization)
+    return link_or_key(services, request, job_id, links.file_path(job_id, filename), authorization)
 
 
 @router.get(

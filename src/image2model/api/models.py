@@ -164,7 +164,7 @@ async def _zip_viewer(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """Who may read the ZIP: checked before the query is, so strangers learn nothing."""
-    return link_or_key(services, request, links.zip_path(job_id), authorization)
+    return link_or_key(services, request, job_id, links.zip_path(job_id), authorization)
 
 
 @router.get(

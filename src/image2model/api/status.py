@@ -46,7 +46,7 @@ async def task_stream(
     """Server-Sent Events: a snapshot, then every change, then one terminal event."""
     anonymous = services.settings.ANONYMOUS_STREAMS
     path = links.stream_path(task_id)
-    viewer = link_or_key(services, request, path, authorization, anonymous=anonymous)
+    viewer = link_or_key(services, request, task_id, path, authorization, anonymous=anonymous)
     await services.jobs.get(task_id, viewer)
     frames = _frames(services, task_id, last_event_id)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -264,7 +264,7 @@ class JobService:
     async def get(self, job_id: str, principal: Principal) -> Job:
         """The job if it exists and the caller may see it; one 404 for both other cases."""
         job = await self.store.get(job_id) if is_id(job_id) else None
-        if job is None or not principal.can_see(job.owner):
+        if job is None or not principal.can_see(job.owner, job_id):
             raise NotFound("Job not found", error_code="JOB_NOT_FOUND")
         return job
 
