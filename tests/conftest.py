@@ -188,7 +188,11 @@ class ServerThread(threading.Thread):
     def __init__(self, settings: Settings, port: int) -> None:
         super().__init__(daemon=True)
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            create_app(settings, log_stdout=False),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
 

@@ -26,7 +26,7 @@ FAST = Schedule(log_rotation=0.2, log_cleanup=0.2, health_check=0.2, metrics=0.2
 
 class Running:
     def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
+        self.app = create_app(settings, log_stdout=False)
         self.ops: Operations = self.app.state.ops
         self.ops.schedule = FAST
         self.port = free_port()

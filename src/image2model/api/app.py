@@ -52,9 +52,13 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, child_restarts: ChildRestarts | None = None, log_stdout: bool = True
+) -> FastAPI:
     """The API for `settings`; nothing connects until the app starts. In embedded mode,
-    `child_restarts` reports how often `serve` restarted its children (health, metrics)."""
+    `child_restarts` reports how often `serve` restarted its children (health, metrics).
+    Without `log_stdout` its log lines go to its log file alone (an app run inside another
+    program that owns stdout, such as a test runner)."""
     keys = KeyRing(settings)
     providers = build_providers(settings)
 
@@ -63,7 +67,7 @@ def create_app(settings: Settings, *, child_restarts: ChildRestarts | None = Non
         client = redis_clients.asynchronous(
             settings.redis_url, decode_responses=True, max_connections=2048
         )
-        log_setup = configure_logging(settings, "api")
+        log_setup = configure_logging(settings, "api", stdout=log_stdout)
         celery = create_celery(settings)
 
         async def dispatch(job_id: str) -> None:
