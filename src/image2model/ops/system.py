@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,3 @@ def assess(sample: SystemSample, *, warning: float, critical: float) -> dict[str
         "checks": checks,
         "load_average": list(sample.load_average),
     }
-
-
-def as_dict(sample: SystemSample) -> dict[str, Any]:
-    return asdict(sample)
