@@ -4,6 +4,8 @@ test Redis: where it starts (a snapshot, or a resume), the order, and where it e
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,7 +14,8 @@ import redis.asyncio as aioredis
 from image2model import keys
 from image2model.jobs import transitions
 from image2model.jobs.events import KEEPALIVE, EventHub
-from image2model.jobs.payloads import Event
+from image2model.jobs.models import ModelStats
+from image2model.jobs.payloads import EVENTS, Event
 from image2model.jobs.store import JobStore
 from image2model.jobs.worker_store import WorkerStore
 from tests.conftest import redis_url
@@ -98,3 +101,47 @@ async def test_a_silent_job_gets_keepalives_and_an_unknown_one_nothing(
     assert await anext(stream) is KEEPALIVE
     await stream.aclose()
     assert await read(hub, "no-such-job") == []
+
+
+ENDINGS = {
+    "task_completed": ["complete"] * ITEMS,
+    "partial": ["complete", "fail", *["complete"] * (ITEMS - 2)],
+    "task_failed": ["fail"] * ITEMS,
+    "task_cancelled": ["complete", "cancel", *["fail"] * (ITEMS - 2)],
+}
+
+
+def end_item(ending: str) -> transitions.Patch:
+    if ending == "complete":
+        stats = ModelStats(vertices=8, faces=12, watertight=True)
+        return transitions.complete(
+            model_file="a.glb", preview_file="a.png", model_size=1, preview_size=1, stats=stats
+        )
+    return transitions.fail("BOOM", "it broke") if ending == "fail" else transitions.cancel()
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_every_event_the_script_writes_is_its_model_field_by_field(
+    store: WorkerStore, job_id: str, ending: str
+) -> None:
+    """What `jobs/lua.py` writes and what `jobs/payloads.py` declares agree exactly (the
+    models forbid unknown fields and require every declared one), old clients' fields too."""
+    started = time.time() * 1000
+    job = store.get(job_id)
+    assert job is not None
+    for item, end in zip(job.items, ENDINGS[ending], strict=True):
+        store.apply(job_id, item.file_id, transitions.start())
+        store.apply(job_id, item.file_id, transitions.report(40, "working"))
+        store.apply(job_id, item.file_id, end_item(end))
+    written = [
+        (f["event"], json.loads(f["data"])) for _, f in store.redis.xrange(keys.events_key(job_id))
+    ]
+    assert {name for name, _ in written} >= {"task_progress", "file_update"}
+    for name, data in written:
+        EVENTS[name].model_validate(data)
+        assert data["task_id"] == data["job_id"] == job_id
+        assert started - 1000 <= data["timestamp"] <= time.time() * 1000 + 1000
+    name, last = written[-1]
+    assert name == ending.replace("partial", "task_completed")
+    if name == "task_completed":
+        assert last["progress"] == 100 and last["message"]

@@ -11,6 +11,7 @@ local RANK = {queued = 0, processing = 1, completed = 2, failed = 2, cancelled =
 local job_key, items_key, stream_key, active_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local unfinalized_key = KEYS[5]
 local file_id, now, maxlen, ttl, job_id = ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local timestamp = math.floor(now * 1000)  -- milliseconds, as the events carry it
 
 local raw = redis.call('HGET', items_key, file_id)
 if not raw then return {-1, 'missing'} end
@@ -50,7 +51,8 @@ local function emit(event, data)
     'event', event, 'data', cjson.encode(data))
 end
 
-emit('file_update', {job_id = job_id, file_id = file_id, filename = item.filename,
+emit('file_update', {job_id = job_id, task_id = job_id, timestamp = timestamp,
+  file_id = file_id, filename = item.filename,
   status = item.status, progress = item.progress, message = item.message,
   error = item.error or cjson.null})
 
@@ -92,7 +94,8 @@ redis.call('HSET', job_key, 'progress_sum', sum)
 local progress = math.floor(sum / total + 0.5)
 local function progress_event(status)
   files = files or read_files()
-  return emit('task_progress', {job_id = job_id, status = status, progress = progress,
+  return emit('task_progress', {job_id = job_id, task_id = job_id, timestamp = timestamp,
+    status = status, progress = progress,
     current = done, total = total, total_files = total, files = files,
     message = string.format('%d of %d files processed', done, total)})
 end
@@ -112,20 +115,23 @@ local failed = tonumber(redis.call('HGET', job_key, 'failed') or '0')
 local cancelled = tonumber(redis.call('HGET', job_key, 'cancelled') or '0')
 local summary = {total_files = total, successful_files = completed, failed_files = failed,
   cancelled_files = cancelled}
+files = files or read_files()  -- the closing task_progress and the result both list them
 local final, event, data
 if cancelled > 0 then
   final, event = 'cancelled', 'task_cancelled'
-  data = {job_id = job_id, status = final, summary = summary,
+  data = {status = final, summary = summary,
     message = string.format('Cancelled: %d completed, %d cancelled', completed, cancelled)}
 elseif completed == 0 then
   final, event = 'failed', 'task_failed'
-  data = {job_id = job_id, status = final, summary = summary,
+  data = {status = final, summary = summary,
     error = string.format('All %d files failed', total)}
 else
   final, event = (failed > 0) and 'partial' or 'completed', 'task_completed'
-  data = {job_id = job_id, status = final, summary = summary,
+  data = {status = final, summary = summary, progress = 100,
+    message = string.format('%d of %d files completed', completed, total),
     result = {job_id = job_id, status = final, files = files}}
 end
+data.job_id, data.task_id, data.timestamp = job_id, job_id, timestamp
 progress_event(final)
 local event_id = emit(event, data)
 redis.call('HSET', job_key, 'status', final, 'finished_at', ARGV[3], 'terminal_event_id', event_id)

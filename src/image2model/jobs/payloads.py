@@ -1,12 +1,17 @@
 """The data of every progress event, one model each: the SSE contract (DESIGN §4).
 
 The Lua transition in `jobs/lua.py` writes these payloads atomically with the change they
-report; `tests/jobs/test_core.py` holds its output to these models field by field. Python
-builds the `task_progress` payloads that open a stream from `task_progress(job)` below.
+report; `tests/jobs/test_event_stream.py` holds its output to these models field by field.
+Python builds the `task_progress` payloads that open a stream from `task_progress(job)` below.
+
+Every job event also carries the fields clients of the service this one replaces read:
+`task_id` (the job id again) and `timestamp` (milliseconds since the epoch, when the event
+was written); `task_completed` also `progress` (100) and a `message`.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +38,16 @@ class Summary(_Payload):
     cancelled_files: int
 
 
-class TaskProgress(_Payload):
+class _JobEvent(_Payload):
+    job_id: str
+    task_id: str
+    timestamp: int
+    """Milliseconds since the epoch."""
+
+
+class TaskProgress(_JobEvent):
     """`task_progress`: the whole job after every change (and first on every stream)."""
 
-    job_id: str
     status: JobStatus
     progress: int
     current: int
@@ -46,10 +57,9 @@ class TaskProgress(_Payload):
     files: list[FileState]
 
 
-class FileUpdate(_Payload):
+class FileUpdate(_JobEvent):
     """`file_update`: one item changed."""
 
-    job_id: str
     file_id: str
     filename: str
     status: ItemStatus
@@ -64,28 +74,27 @@ class JobResult(_Payload):
     files: list[FileState]
 
 
-class TaskCompleted(_Payload):
+class TaskCompleted(_JobEvent):
     """`task_completed`: the job ended with at least one model (`completed` or `partial`)."""
 
-    job_id: str
     status: JobStatus
+    progress: int
+    message: str
     summary: Summary
     result: JobResult
 
 
-class TaskFailed(_Payload):
+class TaskFailed(_JobEvent):
     """`task_failed`: every item failed."""
 
-    job_id: str
     status: JobStatus
     summary: Summary
     error: str
 
 
-class TaskCancelled(_Payload):
+class TaskCancelled(_JobEvent):
     """`task_cancelled`: the job ended with cancelled items."""
 
-    job_id: str
     status: JobStatus
     summary: Summary
     message: str
@@ -127,6 +136,10 @@ SHUTDOWN = Event(
 )
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def processed_message(done: int, total: int) -> str:
     return f"{done} of {total} files processed"
 
@@ -136,6 +149,8 @@ def task_progress(job: Job, message: str | None = None) -> dict[str, Any]:
     done = sum(1 for item in job.items if item.status.is_terminal)
     payload = TaskProgress(
         job_id=job.job_id,
+        task_id=job.job_id,
+        timestamp=now_ms(),
         status=job.status,
         progress=job.progress,
         current=done,
