@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import BaseModel
 
-from image2model.jobs.models import ItemError, Job, JobCost, ModelStats
+from image2model.jobs.models import ItemError, Job, JobCost, JobStatus, ModelStats
 
 
 class ErrorBody(BaseModel):
@@ -87,7 +88,7 @@ class Summary(BaseModel):
     cancelled_files: int
 
 
-class JobSnapshot(BaseModel):
+class _JobState(BaseModel):
     job_id: str
     task_id: str
     batch_id: str
@@ -97,46 +98,138 @@ class JobSnapshot(BaseModel):
     total: int
     total_files: int
     message: str
-    files: list[FileProgress]
     summary: Summary
     created_at: float
     updated_at: float
     finished_at: float | None
+    timestamp: int
+    """When this answer was made, in milliseconds since the epoch."""
 
 
-def snapshot(job: Job) -> JobSnapshot:
+class JobSnapshot(_JobState):
+    """`GET /status/tasks/{id}/status`: the job, and what pollers of the replaced service read
+    (its Celery `state`, `result` once a model exists, `error` once every item failed)."""
+
+    files: list[FileProgress]
+    state: str
+    """`PENDING` (queued), `PROGRESS`, `SUCCESS` (completed or partial), `FAILURE`, `REVOKED`."""
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    error_details: dict[str, Any] | None = None
+
+
+class LegacyFile(BaseModel):
+    file_id: str
+    filename: str
+    status: str
+    progress: int
+    error: str | None
+    """The error's message (the `error` object of `file_list` has its code too)."""
+
+
+class JobProgress(_JobState):
+    """`GET /status/jobs/{id}/progress`: per-file progress, in the replaced service's shape."""
+
+    files: dict[str, LegacyFile]
+    """By file id."""
+    file_list: list[FileProgress]
+    """The same files in upload order, as `GET /status/tasks/{id}/status` lists them."""
+    overall_progress: int
+    completed_files: int
+    failed_files: int
+
+
+CELERY_STATES = {
+    JobStatus.QUEUED: "PENDING",
+    JobStatus.PROCESSING: "PROGRESS",
+    JobStatus.COMPLETED: "SUCCESS",
+    JobStatus.PARTIAL: "SUCCESS",
+    JobStatus.FAILED: "FAILURE",
+    JobStatus.CANCELLED: "REVOKED",
+}
+
+
+def _state(job: Job) -> dict[str, Any]:
     counts = job.counts()
     done = sum(1 for i in job.items if i.status.is_terminal)
-    return JobSnapshot(
-        job_id=job.job_id,
-        task_id=job.job_id,
-        batch_id=job.job_id,
-        status=job.status.value,
-        progress=job.progress,
-        current=done,
-        total=job.total,
-        total_files=job.total,
-        message=f"{done} of {job.total} files processed",
-        files=[
-            FileProgress(
-                file_id=i.file_id,
-                filename=i.filename,
-                status=i.status.value,
-                progress=i.progress,
-                message=i.message,
-                error=i.error,
-            )
-            for i in job.items
-        ],
-        summary=Summary(
+    return {
+        "job_id": job.job_id,
+        "task_id": job.job_id,
+        "batch_id": job.job_id,
+        "status": job.status.value,
+        "progress": job.progress,
+        "current": done,
+        "total": job.total,
+        "total_files": job.total,
+        "message": f"{done} of {job.total} files processed",
+        "summary": Summary(
             total_files=job.total,
             successful_files=counts["completed"],
             failed_files=counts["failed"],
             cancelled_files=counts["cancelled"],
         ),
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        finished_at=job.finished_at,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "finished_at": job.finished_at,
+        "timestamp": int(time.time() * 1000),
+    }
+
+
+def _files(job: Job) -> list[FileProgress]:
+    return [
+        FileProgress(
+            file_id=i.file_id,
+            filename=i.filename,
+            status=i.status.value,
+            progress=i.progress,
+            message=i.message,
+            error=i.error,
+        )
+        for i in job.items
+    ]
+
+
+def snapshot(job: Job) -> JobSnapshot:
+    state, files = _state(job), _files(job)
+    result = error = error_details = None
+    if job.status in (JobStatus.COMPLETED, JobStatus.PARTIAL):
+        summary = state["summary"].model_dump()
+        listed = [f.model_dump(include={"file_id", "filename", "status"}) for f in files]
+        result = {"job_id": job.job_id, "status": job.status.value, **summary, "files": listed}
+    elif job.status is JobStatus.FAILED:
+        error = f"All {job.total} files failed"
+        error_details = {
+            "files": [f.model_dump(include={"file_id", "filename", "error"}) for f in files]
+        }
+    return JobSnapshot(
+        **state,
+        files=files,
+        state=CELERY_STATES[job.status],
+        result=result,
+        error=error,
+        error_details=error_details,
+    )
+
+
+def progress(job: Job) -> JobProgress:
+    state, files = _state(job), _files(job)
+    summary: Summary = state["summary"]
+    return JobProgress(
+        **state,
+        files={
+            f.file_id: LegacyFile(
+                file_id=f.file_id,
+                filename=f.filename,
+                status=f.status,
+                progress=f.progress,
+                error=f.error.message if f.error else None,
+            )
+            for f in files
+        },
+        file_list=files,
+        overall_progress=job.progress,
+        completed_files=summary.successful_files,
+        failed_files=summary.failed_files,
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
-from image2model.api.schemas import JobSnapshot, snapshot
+from image2model.api.schemas import JobProgress, JobSnapshot, progress, snapshot
 from image2model.jobs.events import BEHIND_EVENT, KEEPALIVE
 from image2model.jobs.payloads import SHUTDOWN, Event
 
@@ -25,10 +25,11 @@ async def task_status(task_id: str, services: ServicesDep, principal: PrincipalD
     return snapshot(await services.jobs.get(task_id, principal))
 
 
-@router.get("/jobs/{job_id}/progress", response_model=JobSnapshot)
-async def job_progress(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobSnapshot:
-    """Per-file progress of the job."""
-    return snapshot(await services.jobs.get(job_id, principal))
+@router.get("/jobs/{job_id}/progress", response_model=JobProgress)
+async def job_progress(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobProgress:
+    """Per-file progress of the job: `files` by file id (the replaced service's shape),
+    `file_list` in upload order."""
+    return progress(await services.jobs.get(job_id, principal))
 
 
 @router.get(

@@ -1,0 +1,79 @@
+"""The fields and shapes clients of the replaced service read, pinned beside today's: a
+client written for that service keeps working unchanged (docs/compatibility.md)."""
+
+from __future__ import annotations
+
+from tests.conftest import RED, Stack, image_bytes
+from tests.jobs.test_batch_e2e import upload
+from tests.support.sse import read_until_terminal
+
+
+def finished(stack: Stack, images: list[tuple[str, bytes]]) -> tuple[dict, list]:
+    job = upload(stack, images, delay="0")
+    with stack.client() as client:
+        events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
+    return job, events
+
+
+def test_every_event_names_its_task_and_time(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    job, events = finished(stack, [("a.png", image_bytes()), ("b.png", image_bytes(RED))])
+    for event in events:
+        assert event.data["task_id"] == job["job_id"], event.event
+        assert isinstance(event.data["timestamp"], int) and event.data["timestamp"] > 1.7e12
+    [completed] = [e for e in events if e.event == "task_completed"]
+    assert completed.data["progress"] == 100 and isinstance(completed.data["message"], str)
+    assert completed.data["status"] == "partial"
+
+
+def test_task_status_says_the_celery_state_and_the_result_or_error(stack: Stack) -> None:
+    with stack.client() as client:
+        queued = upload(stack, [("a.png", image_bytes())], delay="0")
+        waiting = client.get(f"/api/v1/status/tasks/{queued['job_id']}/status").json()
+    assert waiting["state"] == "PENDING" and waiting["status"] == "queued"
+    assert isinstance(waiting["timestamp"], int)
+    assert waiting["result"] is None and waiting["error"] is None
+
+    stack.start_worker(concurrency=2)
+    done, _ = finished(stack, [("a.png", image_bytes())])
+    failed, _ = finished(stack, [("r.png", image_bytes(RED))])
+    with stack.client() as client:
+        success = client.get(f"/api/v1/status/tasks/{done['job_id']}/status").json()
+        failure = client.get(f"/api/v1/status/tasks/{failed['job_id']}/status").json()
+    assert success["state"] == "SUCCESS" and success["progress"] == 100
+    result = success["result"]
+    assert result["job_id"] == done["job_id"] and result["successful_files"] == 1
+    assert result["files"] == [
+        {
+            "file_id": done["uploaded_files"][0]["file_id"],
+            "filename": "a.png",
+            "status": "completed",
+        }
+    ]
+    assert failure["state"] == "FAILURE" and failure["status"] == "failed"
+    assert failure["error"] == "All 1 files failed"
+    [detail] = failure["error_details"]["files"]
+    assert detail["filename"] == "r.png" and detail["error"]["code"]
+
+
+def test_job_progress_lists_files_by_id_with_the_counts(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    job, _ = finished(stack, [("a.png", image_bytes()), ("r.png", image_bytes(RED))])
+    with stack.client() as client:
+        body = client.get(f"/api/v1/status/jobs/{job['job_id']}/progress").json()
+    assert body["overall_progress"] == 100 == body["progress"]
+    assert (body["total_files"], body["completed_files"], body["failed_files"]) == (2, 1, 1)
+    assert isinstance(body["timestamp"], int)
+    ids = [f["file_id"] for f in job["uploaded_files"]]
+    assert list(body["files"]) == ids, "an object keyed by file id"
+    good, bad = (body["files"][i] for i in ids)
+    assert good == {
+        "file_id": ids[0],
+        "filename": "a.png",
+        "status": "completed",
+        "progress": 100,
+        "error": None,
+    }
+    assert bad["status"] == "failed" and isinstance(bad["error"], str) and bad["error"]
+    assert [f["file_id"] for f in body["file_list"]] == ids, "today's list, renamed"
+    assert body["file_list"][1]["error"]["message"] == bad["error"]
