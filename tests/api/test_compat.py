@@ -3,7 +3,7 @@ client written for that service keeps working unchanged (docs/compatibility.md).
 
 from __future__ import annotations
 
-from tests.conftest import RED, Stack, image_bytes
+from tests.conftest import OTHER_KEY, RED, Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
 from tests.support.sse import read_until_terminal
 
@@ -77,3 +77,55 @@ def test_job_progress_lists_files_by_id_with_the_counts(stack: Stack) -> None:
     assert bad["status"] == "failed" and isinstance(bad["error"], str) and bad["error"]
     assert [f["file_id"] for f in body["file_list"]] == ids, "today's list, renamed"
     assert body["file_list"][1]["error"]["message"] == bad["error"]
+
+
+def test_the_upload_answer_keeps_the_old_per_file_fields(stack: Stack) -> None:
+    job = upload(stack, [("a.png", image_bytes())], delay="0")
+    [entry] = job["uploaded_files"]
+    assert entry["status"] == "uploaded" and entry["item_status"] == "queued"
+    assert entry["task_id"] == job["job_id"] == job["task_id"]
+
+
+def test_the_old_upload_status_routes_answer_for_the_owner_only(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    job, _ = finished(stack, [("a.png", image_bytes()), ("r.png", image_bytes(RED))])
+    file_id = job["uploaded_files"][0]["file_id"]
+    with stack.client() as client:
+        one = client.get(f"/api/v1/upload/status/{file_id}").json()
+        batch = client.get(f"/api/v1/upload/batch/{job['job_id']}/status").json()
+    assert one == {
+        "file_id": file_id,
+        "filename": "a.png",
+        "status": "uploaded",
+        "processing_status": "completed",
+        "progress": 100,
+        "job_id": job["job_id"],
+        "task_id": job["job_id"],
+    }
+    assert batch["batch_id"] == job["job_id"] and batch["status"] == "partial"
+    assert batch["progress"] == {"total_files": 2, "processed_files": 1, "failed_files": 1}
+    with stack.client(key=OTHER_KEY) as stranger:
+        for path in (
+            f"/api/v1/upload/status/{file_id}",
+            f"/api/v1/upload/batch/{job['job_id']}/status",
+            "/api/v1/upload/status/not-an-id",
+        ):
+            assert stranger.get(path).status_code == 404, path
+
+
+def test_a_file_comes_by_name_alone_from_the_callers_newest_job(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    older, _ = finished(stack, [("chair.png", image_bytes())])
+    newer, _ = finished(stack, [("chair.png", image_bytes((40, 90, 200)))])
+    with stack.client() as client:
+        direct = client.get("/api/v1/download/direct/chair.glb")
+        by_job = client.get(f"/api/v1/download/{newer['job_id']}/chair.glb")
+        converted = client.get("/api/v1/download/direct/chair.stl")
+        missing = client.get("/api/v1/download/direct/table.glb")
+    assert direct.status_code == 200 and direct.content == by_job.content
+    assert direct.headers["content-type"] == "model/gltf-binary"
+    assert converted.status_code == 200 and converted.headers["content-type"] == "model/stl"
+    assert missing.status_code == 404
+    with stack.client(key=OTHER_KEY) as stranger:
+        assert stranger.get("/api/v1/download/direct/chair.glb").status_code == 404
+    assert older["job_id"] != newer["job_id"]

@@ -11,12 +11,15 @@ from fastapi.responses import FileResponse
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import EXPIRED_ERRORS, ListedFile, ListedOutput, Listing
+from image2model.errors import NotFound
 from image2model.identity import Principal
 from image2model.jobs import results
 from image2model.jobs.models import Item, Job
 from image2model.jobs.results import ModelFormat
 
 router = APIRouter(prefix="/download", tags=["download"])
+DIRECT_SEARCH_JOBS = 200
+"""How many of the caller's newest jobs `/download/direct/{filename}` looks through."""
 
 
 @router.get("/{job_id}/all", response_model=Listing)
@@ -35,6 +38,30 @@ async def listing(job_id: str, services: ServicesDep, principal: PrincipalDep) -
         results_expired=expired,
         results_expired_at=job.results_expired_at,
     )
+
+
+@router.get(
+    "/direct/{filename}",
+    response_class=FileResponse,
+    responses={200: {"content": {m: {} for m in sorted(set(results.MEDIA_TYPES.values()))}}},
+)
+async def download_direct(
+    filename: str, services: ServicesDep, principal: PrincipalDep
+) -> FileResponse:
+    """A file by name alone (the replaced service's route): from the newest of the caller's
+    jobs that has it. File names are unique within a job, not across jobs: prefer
+    `/download/{job_id}/{filename}`."""
+    for job_id in await services.jobs.recent(principal, DIRECT_SEARCH_JOBS):
+        try:
+            job = await services.jobs.get(job_id, principal)
+        except NotFound:  # expired since it was listed
+            continue
+        if results.holds(job, filename):
+            path, media_type = await anyio.to_thread.run_sync(
+                results.resolve, services.storage, job, filename, None
+            )
+            return FileResponse(path, media_type=media_type, filename=path.name)
+    raise NotFound("File not found", error_code="FILE_NOT_FOUND")
 
 
 async def _file_viewer(

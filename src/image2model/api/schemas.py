@@ -55,6 +55,42 @@ class UploadedFileOut(BaseModel):
     file_size: int
     content_type: str
     status: str
+    """`uploaded`: the file is stored (the replaced service's meaning)."""
+    item_status: str
+    """The file's item in the job: `queued` on upload."""
+    task_id: str
+    """The job's id, which streams and status routes take."""
+
+
+class UploadedFileStatus(BaseModel):
+    """`GET /upload/status/{file_id}`: one uploaded file (the replaced service's route)."""
+
+    file_id: str
+    filename: str
+    status: str
+    """`uploaded`."""
+    processing_status: str
+    """Its item's status: `queued`, `processing`, `completed`, `failed` or `cancelled`."""
+    progress: int
+    job_id: str
+    task_id: str
+
+
+class BatchProgress(BaseModel):
+    total_files: int
+    processed_files: int
+    """Files whose model was made."""
+    failed_files: int
+
+
+class BatchStatus(BaseModel):
+    """`GET /upload/batch/{id}/status` (the replaced service's route)."""
+
+    batch_id: str
+    job_id: str
+    status: str
+    message: str
+    progress: BatchProgress
 
 
 class UploadResponse(BaseModel):

@@ -8,7 +8,14 @@ from starlette.datastructures import FormData, UploadFile
 from image2model.api import cost, links, objects
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.forms import read_upload_form
-from image2model.api.schemas import UPLOAD_ERRORS, UploadedFileOut, UploadResponse
+from image2model.api.schemas import (
+    UPLOAD_ERRORS,
+    BatchProgress,
+    BatchStatus,
+    UploadedFileOut,
+    UploadedFileStatus,
+    UploadResponse,
+)
 from image2model.api.selection import chosen_model, job_options
 from image2model.errors import BadRequest, InvalidField
 from image2model.images import check_filename
@@ -67,6 +74,42 @@ async def upload(
     return accepted(services, job)
 
 
+@router.get("/upload/status/{file_id}", response_model=UploadedFileStatus)
+async def upload_status(
+    file_id: str, services: ServicesDep, principal: PrincipalDep
+) -> UploadedFileStatus:
+    """One uploaded file: stored, and how far its model is."""
+    job, item = await services.jobs.uploaded_file(file_id, principal)
+    return UploadedFileStatus(
+        file_id=item.file_id,
+        filename=item.filename,
+        status="uploaded",
+        processing_status=item.status.value,
+        progress=item.progress,
+        job_id=job.job_id,
+        task_id=job.job_id,
+    )
+
+
+@router.get("/upload/batch/{job_id}/status", response_model=BatchStatus)
+async def batch_status(job_id: str, services: ServicesDep, principal: PrincipalDep) -> BatchStatus:
+    """A whole upload's progress, as the job's counts."""
+    job = await services.jobs.get(job_id, principal)
+    counts = job.counts()
+    done = sum(counts[s] for s in ("completed", "failed", "cancelled"))
+    return BatchStatus(
+        batch_id=job.job_id,
+        job_id=job.job_id,
+        status=job.status.value,
+        message=f"{done} of {job.total} files processed",
+        progress=BatchProgress(
+            total_files=job.total,
+            processed_files=counts["completed"],
+            failed_files=counts["failed"],
+        ),
+    )
+
+
 def accepted(services: Services, job: Job) -> UploadResponse:
     """The 202 body for a newly queued job."""
     return UploadResponse(
@@ -82,7 +125,9 @@ def accepted(services: Services, job: Job) -> UploadResponse:
                 filename=i.filename,
                 file_size=i.file_size,
                 content_type=i.content_type,
-                status=i.status.value,
+                status="uploaded",
+                item_status=i.status.value,
+                task_id=job.job_id,
             )
             for i in job.items
         ],

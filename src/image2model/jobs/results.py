@@ -87,6 +87,11 @@ def resolve(storage: Storage, job: Job, filename: str, fmt: str | None) -> tuple
     raise NotFound("File not found", error_code="FILE_NOT_FOUND")
 
 
+def holds(job: Job, filename: str) -> bool:
+    """Whether `filename` is one of the finished job's files."""
+    return any(_kind(item, filename) is not None for item in completed_items(job))
+
+
 def _existing(path: Path) -> Path:
     if not path.is_file():
         raise FileNotFoundError(path)

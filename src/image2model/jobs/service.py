@@ -203,12 +203,22 @@ class JobService:
             }
         )
 
-    async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
+    async def uploaded_file(self, file_id: str, principal: Principal) -> tuple[Job, Item]:
+        """The job an uploaded file went into and its item; one 404 for unknown and foreign."""
         job_id = await self.store.job_of_file(file_id) if is_id(file_id) else None
         job = await self.store.get(job_id) if job_id else None
         item = job.item(file_id) if job else None
-        if job is None or item is None or not owner.can_see(job.owner):
+        if job is None or item is None or not principal.can_see(job.owner, job.job_id):
             raise NotFound(f"Uploaded file {file_id[:40]} not found", error_code="FILE_NOT_FOUND")
+        return job, item
+
+    async def recent(self, principal: Principal, limit: int) -> list[str]:
+        """Ids of the newest `limit` jobs the caller may see, newest first."""
+        owner = None if principal.is_admin else principal.key_id
+        return [summary.job_id for summary in await self.store.summaries(owner=owner)][:limit]
+
+    async def _uploaded(self, file_id: str, owner: Principal) -> tuple[str, Item]:
+        job, item = await self.uploaded_file(file_id, owner)
         return job.job_id, Item(
             file_id=item.file_id,
             filename=item.filename,
