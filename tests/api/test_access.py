@@ -64,7 +64,7 @@ def test_admin_route_needs_admin_key(stack: Stack) -> None:
     with stack.client(key=ADMIN_KEY) as admin:
         detailed = admin.get("/api/v1/health/detailed")
     assert detailed.status_code == 200
-    assert detailed.json()["components"]["redis"]["healthy"] is True
+    assert detailed.json()["checks"]["redis"]["healthy"] is True
 
 
 def test_upload_needs_a_key(stack: Stack) -> None:

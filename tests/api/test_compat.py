@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import OTHER_KEY, RED, Stack, image_bytes
 from tests.jobs.test_batch_e2e import upload
 from tests.support.sse import read_until_terminal
+from tests.support.waiting import wait_until
 
 
 def finished(stack: Stack, images: list[tuple[str, bytes]]) -> tuple[dict, list]:
@@ -129,3 +130,39 @@ def test_a_file_comes_by_name_alone_from_the_callers_newest_job(stack: Stack) ->
     with stack.client(key=OTHER_KEY) as stranger:
         assert stranger.get("/api/v1/download/direct/chair.glb").status_code == 404
     assert older["job_id"] != newer["job_id"]
+
+
+def test_health_routes_say_the_service_and_time_with_the_old_component_lists(
+    stack: Stack,
+) -> None:
+    from datetime import datetime
+
+    from tests.conftest import ADMIN_KEY
+
+    stack.start_worker(concurrency=1)
+    with stack.client(key=None) as anyone:
+        for path in ("/api/v1/health/", "/health"):
+            body = anyone.get(path).json()
+            assert body["status"] == "healthy" and body["service"] == "image2model", path
+            assert datetime.fromisoformat(body["timestamp"]).tzinfo is not None, path
+        root = anyone.get("/", headers={"Accept": "application/json"}).json()
+        assert isinstance(root["message"], str) and root["message"]
+        alive = anyone.get("/api/v1/health/liveness").json()
+        assert alive["status"] == "alive" and datetime.fromisoformat(alive["timestamp"])
+        # the worker's first heartbeat may still be on its way
+        wait_until(lambda: anyone.get("/api/v1/health/readiness").status_code == 200, 15)
+        ready_body = anyone.get("/api/v1/health/readiness").json()
+    assert ready_body["components"] == [
+        {"name": "redis", "status": "healthy"},
+        {"name": "workers", "status": "healthy"},
+    ]
+    assert ready_body["checks"]["redis"]["healthy"] is True
+    with stack.client(key=ADMIN_KEY) as admin:
+        detailed = admin.get("/api/v1/health/detailed").json()
+    names = [c["name"] for c in detailed["components"]]
+    assert names[:2] == ["redis", "workers"] and "disk" in names
+    for component in detailed["components"]:
+        assert set(component) == {"name", "status", "response_time_ms", "details"}
+        assert component["status"] in ("healthy", "unhealthy")
+    assert detailed["checks"]["redis"]["healthy"] is True
+    assert detailed["service"] == "image2model" and detailed["uptime_seconds"] >= 0

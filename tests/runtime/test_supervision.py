@@ -141,7 +141,7 @@ def test_a_killed_worker_is_restarted_and_finishes_every_item_once(service: Serv
         assert client.get("/health/readiness").status_code == 200
         detailed = client.get("/health/detailed").json()
         metrics = client.get("/health/metrics").text
-    restarts = detailed["components"]["embedded"]["restarts"]
+    restarts = detailed["checks"]["embedded"]["restarts"]
     assert restarts == {"redis": 0, "worker": 1, "beat": 0}
     assert 'embedded_child_restarts_total{child="worker"} 1.0' in metrics
 

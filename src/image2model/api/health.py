@@ -7,6 +7,7 @@ import importlib.metadata
 import platform
 import shutil
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -27,9 +28,18 @@ router = APIRouter(prefix="/health", tags=["health"])
 root_router = APIRouter(tags=["health"])
 
 
+SERVICE = "image2model"
+
+
 async def service_info() -> dict[str, Any]:
     """What this service is and where its API lives."""
-    return {"service": "image2model", "version": __version__, "api": "/api/v1", "docs": "/docs"}
+    return {
+        "service": SERVICE,
+        "message": f"{SERVICE} API: turns images into 3D models; see /docs",
+        "version": __version__,
+        "api": "/api/v1",
+        "docs": "/docs",
+    }
 
 
 @root_router.get("/health")
@@ -37,20 +47,30 @@ async def service_info() -> dict[str, Any]:
 @router.get("", include_in_schema=False)
 async def health(services: ServicesDep) -> dict[str, Any]:
     """The API process is up."""
-    return {"status": "healthy", "version": __version__, "uptime": _uptime(services)}
+    return {
+        "status": "healthy",
+        "service": SERVICE,
+        "version": __version__,
+        "uptime": _uptime(services),
+        "timestamp": _now(),
+    }
 
 
 @router.get("/liveness")
 async def liveness() -> dict[str, str]:
-    return {"status": "alive"}
+    return {"status": "alive", "timestamp": _now()}
 
 
 @router.get("/readiness", responses={503: {"description": "Redis or workers unavailable"}})
 async def readiness(services: ServicesDep) -> Response:
-    """Ready when Redis answers and at least one worker sent a heartbeat recently."""
+    """Ready when Redis answers and at least one worker sent a heartbeat recently; `checks`
+    by name, and the same as the `components` list the replaced service gave."""
     checks = await component_checks(services)
     if all(c["healthy"] for c in checks.values()):
-        return JSONResponse({"status": "ready", "checks": checks})
+        components = [{"name": n, "status": _status(c)} for n, c in checks.items()]
+        return JSONResponse(
+            {"status": "ready", "timestamp": _now(), "checks": checks, "components": components}
+        )
     failing = sorted(name for name, c in checks.items() if not c["healthy"])
     body = envelope(503, "NOT_READY", f"Not ready: {', '.join(failing)}", {"checks": checks})
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
@@ -63,22 +83,35 @@ async def detailed(services: ServicesDep, ops: OpsDep, admin: AdminDep) -> dict[
     disk = await _disk_check(services)
     if ops.child_restarts is not None:
         checks["embedded"] = {"healthy": True, "restarts": dict(ops.child_restarts())}
+    checks = {
+        **checks,
+        "disk": disk,
+        "providers": {
+            "healthy": True,
+            "available": sorted(services.providers),
+            "default": services.settings.default_provider,
+            "fal_configured": services.settings.fal_configured,
+        },
+    }
     return {
         "status": "healthy" if all(c["healthy"] for c in checks.values()) else "unhealthy",
+        "service": SERVICE,
         "version": __version__,
         "versions": await _versions(services),
         "python": platform.python_version(),
         "uptime": _uptime(services),
-        "components": {
-            **checks,
-            "disk": disk,
-            "providers": {
-                "healthy": True,
-                "available": sorted(services.providers),
-                "default": services.settings.default_provider,
-                "fal_configured": services.settings.fal_configured,
-            },
-        },
+        "uptime_seconds": _uptime(services),
+        "timestamp": _now(),
+        "checks": checks,
+        "components": [
+            {
+                "name": name,
+                "status": _status(check),
+                "response_time_ms": check.get("response_ms", 0.0),
+                "details": {k: v for k, v in check.items() if k not in ("healthy", "response_ms")},
+            }
+            for name, check in checks.items()
+        ],
     }
 
 
@@ -131,6 +164,15 @@ async def _versions(services: Services) -> dict[str, str | None]:
         "celery": _version_of("celery"),
         "redis_server": redis_version,
     }
+
+
+def _now() -> str:
+    """ISO 8601 in UTC, as the replaced service's health routes gave it."""
+    return datetime.now(UTC).isoformat()
+
+
+def _status(check: dict[str, Any]) -> str:
+    return "healthy" if check["healthy"] else "unhealthy"
 
 
 def _version_of(package: str) -> str | None:
