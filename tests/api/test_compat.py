@@ -166,3 +166,37 @@ def test_health_routes_say_the_service_and_time_with_the_old_component_lists(
         assert component["status"] in ("healthy", "unhealthy")
     assert detailed["checks"]["redis"]["healthy"] is True
     assert detailed["service"] == "image2model" and detailed["uptime_seconds"] >= 0
+
+
+def test_generate_takes_the_old_body_and_says_how_long(stack: Stack) -> None:
+    stack.start_worker(concurrency=2)
+    first, _ = finished(stack, [("a.png", image_bytes())])
+    file_id = first["uploaded_files"][0]["file_id"]
+    assert isinstance(first["estimated_time"], int) and first["estimated_time"] > 0
+    old_body = {
+        "file_id": file_id,
+        "model_type": "tripo3d",
+        "quality": "high",
+        "texture_enabled": True,
+    }
+    with stack.client() as client:
+        again = client.post("/api/v1/models/generate", json=old_body)
+        assert again.status_code == 202, again.text
+        job = again.json()
+        assert isinstance(job["estimated_time"], int) and job["estimated_time"] > 0
+        assert [f["filename"] for f in job["uploaded_files"]] == ["a.png"]
+        # texture_enabled is the model's own texture switch (the offline generator's here)
+        untextured = {**old_body, "texture_enabled": False, "provider": "local"}
+        job = client.post("/api/v1/models/generate", json=untextured).json()
+        document = client.get(f"/api/v1/models/job/{job['job_id']}").json()
+        assert document["options"]["texture"] is False
+        refusals = [
+            {"file_id": file_id, "file_ids": [file_id]},
+            {"file_id": file_id, "model_type": "dalle"},
+            {"file_id": file_id, "quality": "ultra"},
+            {"model_type": "tripo3d"},
+            {"file_id": file_id, "texture_enabled": False},  # this model is never untextured
+        ]
+        for body in refusals:
+            response = client.post("/api/v1/models/generate", json=body)
+            assert response.status_code == 422, (body, response.text)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from image2model.api import cost, links, objects
 from image2model.api.deps import PrincipalDep, ServicesDep, link_or_key
+from image2model.api.lifecycle import OpsDep
 from image2model.api.schemas import (
     EXPIRED_ERRORS,
     FINISHED_ERRORS,
@@ -30,18 +31,41 @@ from image2model.jobs.results import ModelFormat
 router = APIRouter(prefix="/models", tags=["models"])
 
 
+LEGACY_MODEL_TYPE = "tripo3d"
+
+
 class GenerateRequest(BaseModel):
-    """A new job from images uploaded before, with new options."""
+    """A new job from images uploaded before, with new options.
+
+    The replaced service's body, `{file_id, model_type, quality, texture_enabled}`, is read
+    too: `file_id` is one of `file_ids`, `model_type` "tripo3d" is this server's default
+    model, `texture_enabled` switches the model's texture, and `quality` (low, medium, high)
+    is accepted and changes nothing, as there.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    file_ids: list[str] = Field(min_length=1, max_length=1000)
+    file_ids: list[str] = Field(default_factory=list, max_length=1000)
+    file_id: str | None = None
     provider: str | None = None
     model: str | None = None
     face_limit: int | None = None
     texture: str | bool | None = None
     pbr: bool | None = None
     seed: int | None = None
+    model_type: Literal["tripo3d"] | None = None
+    quality: Literal["low", "medium", "high"] | None = None
+    texture_enabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_the_files(self) -> GenerateRequest:
+        if self.file_id is not None and self.file_ids:
+            raise ValueError("Send file_ids or file_id, not both")
+        if self.file_id is not None:
+            self.file_ids = [self.file_id]
+        if not self.file_ids:
+            raise ValueError("file_ids required: the ids of images uploaded before")
+        return self
 
 
 @router.get("/available")
@@ -109,6 +133,7 @@ async def generate(
     request: Request,
     services: ServicesDep,
     principal: PrincipalDep,
+    ops: OpsDep,
 ) -> UploadResponse:
     """Queue a new job for already uploaded `file_ids` with the given options."""
     settings = services.settings
@@ -116,7 +141,9 @@ async def generate(
         raise BadRequest(
             f"At most {settings.MAX_FILES_PER_UPLOAD} files", error_code="TOO_MANY_FILES"
         )
-    fields = body.model_dump(exclude={"file_ids"}, exclude_none=True)
+    fields = body.model_dump(
+        exclude={"file_ids", "file_id", "model_type", "quality"}, exclude_none=True
+    )
     options = job_options(services.providers, settings, fields)
     model = chosen_model(services.providers, options)
     expected = await cost.estimate(services.prices, options, len(body.file_ids))
@@ -129,7 +156,7 @@ async def generate(
         check=partial(objects.check_items, model),
         cost=expected,
     )
-    return accepted(services, job)
+    return accepted(services, ops, job)
 
 
 @router.get("/job/{job_id}")

@@ -106,6 +106,8 @@ class UploadResponse(BaseModel):
     message: str
     estimated_cost: JobCost | None = None
     """The expected cost of the job's requests to its provider (amount null: not known)."""
+    estimated_time: int
+    """Seconds until the job is likely done, from this server's recent runs of its model."""
 
 
 class FileProgress(BaseModel):

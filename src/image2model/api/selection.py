@@ -7,8 +7,8 @@ from typing import Any
 from image2model.config import Settings
 from image2model.errors import InvalidField
 from image2model.jobs.models import JobOptions
-from image2model.providers.base import ModelSpec, Provider
-from image2model.providers.options import validate_options
+from image2model.providers.base import ModelSpec, OptionSpec, Provider
+from image2model.providers.options import coerce, validate_options
 
 
 def job_options(
@@ -35,6 +35,10 @@ def job_options(
             details={"field": "provider"},
         )
     model = _model(provider, fields.pop("model", None))
+    if "texture_enabled" in fields:
+        texture = _texture_switch(model, fields.pop("texture_enabled"))
+        if texture is not None:
+            fields.setdefault("texture", texture)
     if "face_limit" not in fields and settings.DEFAULT_FACE_LIMIT is not None:
         if any(o.name == "face_limit" for o in model.options):
             fields["face_limit"] = settings.DEFAULT_FACE_LIMIT
@@ -53,6 +57,25 @@ def job_options(
 def chosen_model(providers: dict[str, Provider], options: JobOptions) -> ModelSpec:
     """The model `options` chose (as `job_options` validated them)."""
     return _model(providers[options.provider], options.model)
+
+
+def _texture_switch(model: ModelSpec, enabled: Any) -> Any:
+    """`texture_enabled` (the replaced service's switch) as this model's `texture` value:
+    the model's default texture when on, its untextured choice when off."""
+    on = coerce(OptionSpec("texture_enabled", "bool"), enabled)
+    spec = next((o for o in model.options if o.name == "texture"), None)
+    if spec is not None and spec.kind == "bool":
+        return on
+    if spec is not None and spec.kind == "choice":
+        off = next((c for c in spec.choices or () if c in ("no", "none", "false")), None)
+        if on or off is not None:
+            return spec.default if on else off
+    if on:
+        return None  # every model here textures by default
+    raise InvalidField(
+        f"Model {model.id} has no untextured output: texture_enabled=false is not supported",
+        details={"field": "texture_enabled"},
+    )
 
 
 def _blank(value: Any) -> bool:

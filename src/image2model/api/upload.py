@@ -7,7 +7,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from image2model.api import cost, links, objects
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
+from image2model.api.estimate import estimated_time
 from image2model.api.forms import read_upload_form
+from image2model.api.lifecycle import Operations, OpsDep
 from image2model.api.schemas import (
     UPLOAD_ERRORS,
     BatchProgress,
@@ -35,7 +37,7 @@ MAX_FORM_FIELDS = 32
 )
 @router.post("/upload", include_in_schema=False, status_code=status.HTTP_202_ACCEPTED)
 async def upload(
-    request: Request, services: ServicesDep, principal: PrincipalDep
+    request: Request, services: ServicesDep, principal: PrincipalDep, ops: OpsDep
 ) -> UploadResponse:
     """Upload 1–MAX_FILES_PER_UPLOAD images; each becomes a model, except that the views of
     one object named in `objects` make one model together."""
@@ -71,7 +73,7 @@ async def upload(
         )
     finally:
         await form.close()
-    return accepted(services, job)
+    return accepted(services, ops, job)
 
 
 @router.get("/upload/status/{file_id}", response_model=UploadedFileStatus)
@@ -110,7 +112,7 @@ async def batch_status(job_id: str, services: ServicesDep, principal: PrincipalD
     )
 
 
-def accepted(services: Services, job: Job) -> UploadResponse:
+def accepted(services: Services, ops: Operations, job: Job) -> UploadResponse:
     """The 202 body for a newly queued job."""
     return UploadResponse(
         job_id=job.job_id,
@@ -137,6 +139,9 @@ def accepted(services: Services, job: Job) -> UploadResponse:
         status_url=links.status_path(job.job_id),
         message=f"Queued {job.total} image(s) for 3D generation",
         estimated_cost=job.cost,
+        estimated_time=estimated_time(
+            ops.metrics.snapshot, services.settings, job.options, job.total
+        ),
     )
 
 
