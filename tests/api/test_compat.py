@@ -200,3 +200,33 @@ def test_generate_takes_the_old_body_and_says_how_long(stack: Stack) -> None:
         for body in refusals:
             response = client.post("/api/v1/models/generate", json=body)
             assert response.status_code == 422, (body, response.text)
+
+
+def test_available_models_are_the_old_list_with_the_new_details(stack: Stack) -> None:
+    with stack.client() as client:
+        listed = client.get("/api/v1/models/available").json()
+        grouped = client.get("/api/v1/models/providers").json()
+    assert isinstance(listed, list) and listed
+    for entry in listed:
+        assert isinstance(entry["name"], str) and isinstance(entry["description"], str)
+        assert entry["type"] == "image_to_3d"
+        assert entry["supported_formats"] == ["glb", "obj", "stl", "ply"]
+        assert {"provider", "options", "views", "default"} <= set(entry)
+    [default] = [e for e in listed if e["default"]]
+    assert listed[0] is not None and listed[0]["name"] == default["name"]
+    assert default["provider"] == grouped["default_provider"]
+    ids = [m["id"] for p in grouped["providers"] for m in p["models"]]
+    assert sorted(e["name"] for e in listed) == sorted(ids)
+
+
+def test_a_listed_name_as_model_type_chooses_that_model_and_its_provider(stack: Stack) -> None:
+    upload_job = upload(stack, [("a.png", image_bytes())], delay="0")
+    file_id = upload_job["uploaded_files"][0]["file_id"]
+    with stack.client() as client:
+        listed = client.get("/api/v1/models/available").json()
+        [offline] = [e for e in listed if e["provider"] == "local"]
+        body = {"file_id": file_id, "model_type": offline["name"]}
+        job = client.post("/api/v1/models/generate", json=body).json()
+        document = client.get(f"/api/v1/models/job/{job['job_id']}").json()
+    assert document["options"]["provider"] == "local"
+    assert document["options"]["model"] == offline["name"]

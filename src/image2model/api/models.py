@@ -39,8 +39,9 @@ class GenerateRequest(BaseModel):
 
     The replaced service's body, `{file_id, model_type, quality, texture_enabled}`, is read
     too: `file_id` is one of `file_ids`, `model_type` "tripo3d" is this server's default
-    model, `texture_enabled` switches the model's texture, and `quality` (low, medium, high)
-    is accepted and changes nothing, as there.
+    model (any other is a model `name` from `GET /models/available`), `texture_enabled`
+    switches the model's texture, and `quality` (low, medium, high) is accepted and changes
+    nothing, as there.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -53,7 +54,7 @@ class GenerateRequest(BaseModel):
     texture: str | bool | None = None
     pbr: bool | None = None
     seed: int | None = None
-    model_type: Literal["tripo3d"] | None = None
+    model_type: str | None = None
     quality: Literal["low", "medium", "high"] | None = None
     texture_enabled: bool | None = None
 
@@ -65,11 +66,15 @@ class GenerateRequest(BaseModel):
             self.file_ids = [self.file_id]
         if not self.file_ids:
             raise ValueError("file_ids required: the ids of images uploaded before")
+        if self.model_type not in (None, LEGACY_MODEL_TYPE):
+            if self.model is not None:
+                raise ValueError("Send model or model_type, not both")
+            self.model = self.model_type  # a name from GET /models/available
         return self
 
 
-@router.get("/available")
-async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
+@router.get("/providers")
+async def providers(services: ServicesDep, principal: PrincipalDep) -> dict[str, Any]:
     """Providers a new job can use, their models and each option's allowed values and default.
 
     Providers this server knows but cannot use (fal without FAL_KEY) are listed apart.
@@ -97,6 +102,31 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> dict[str,
             if name not in usable
         ],
     }
+
+
+@router.get("/available")
+async def available(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Every model a new job can use, one entry each, in the replaced service's shape
+    (`name`, `description`, `type`, `supported_formats`) with its provider, options, views
+    and price; the server's default model first. `GET /models/providers` groups the same
+    by provider."""
+    listing = await providers(services, principal)
+    default = services.settings.default_provider
+    ordered = sorted(listing["providers"], key=lambda p: p["name"] != default)
+    return [
+        {
+            "name": model["id"],
+            "description": model["description"],
+            "type": "image_to_3d",
+            "supported_formats": list(results.LISTED_FORMATS),
+            "display_name": model["name"],
+            "provider": provider["name"],
+            "default": provider["name"] == default and model["id"] == provider["default_model"],
+            **{k: v for k, v in model.items() if k not in ("name", "description")},
+        }
+        for provider in ordered
+        for model in provider["models"]
+    ]
 
 
 async def _generate_body(request: Request, principal: PrincipalDep) -> GenerateRequest:

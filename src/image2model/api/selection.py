@@ -20,7 +20,8 @@ def job_options(
     HTML forms send unset inputs as empty strings.
     """
     fields = {k: v for k, v in fields.items() if not _blank(v)}
-    provider_name = str(fields.pop("provider", settings.default_provider))
+    default = _owner_of(providers, fields.get("model")) or settings.default_provider
+    provider_name = str(fields.pop("provider", default))
     provider = providers.get(provider_name)
     if provider is None:
         raise InvalidField(
@@ -51,6 +52,14 @@ def job_options(
         pbr=values.pop("pbr", None),
         seed=values.pop("seed", None),
         extra=values,
+    )
+
+
+def _owner_of(providers: dict[str, Provider], model: Any) -> str | None:
+    """The usable provider with a model of this id, for a job that names a model alone."""
+    return next(
+        (n for n, p in usable_providers(providers).items() if any(m.id == model for m in p.models)),
+        None,
     )
 
 

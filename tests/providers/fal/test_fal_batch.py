@@ -149,7 +149,7 @@ def test_models_available_lists_fal_models_and_options(
 ) -> None:
     stack = fal_stack()
     with stack.client() as client:
-        listing = client.get("/api/v1/models/available").json()
+        listing = client.get("/api/v1/models/providers").json()
     assert listing["default_provider"] == "fal"
     fal_entry = next(p for p in listing["providers"] if p["name"] == "fal")
     assert fal_entry["default_model"] == TRIPO

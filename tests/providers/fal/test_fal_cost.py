@@ -30,7 +30,7 @@ def test_the_estimate_uses_the_accounts_price_and_the_job_says_what_was_spent(
     fal.prices = {TRIPO: (0.3, "generations"), HUNYUAN: (0.16, "requests")}
     stack = fal_stack()
     with stack.client() as client:
-        listed = client.get("/api/v1/models/available").json()
+        listed = client.get("/api/v1/models/providers").json()
     fal_models = next(p for p in listed["providers"] if p["name"] == "fal")["models"]
     prices = {m["id"]: m["price"] for m in fal_models}
     assert prices[TRIPO]["amount"] == 0.3 and prices[TRIPO]["source"] == "fal"

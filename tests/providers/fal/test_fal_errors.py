@@ -101,7 +101,7 @@ def test_missing_key_never_stops_start_up_and_is_a_clear_error(
         assert response.status_code == 422
         assert response.json()["error_code"] == "PROVIDER_NOT_CONFIGURED"
         assert "FAL_KEY" in response.json()["message"]
-        listing = client.get("/api/v1/models/available").json()
+        listing = client.get("/api/v1/models/providers").json()
         assert "fal" not in [p["name"] for p in listing["providers"]]
         assert listing["unavailable"] == [
             {"name": "fal", "reason": "FAL_KEY is not set on this server"}

@@ -140,7 +140,7 @@ def test_an_endpoint_chosen_by_setting_with_other_output_names(
     stack = fal_stack(FAL_MODEL_ENDPOINT="acme/glb-maker")
     stack.start_worker(concurrency=1)
     with stack.client() as client:
-        listing = client.get("/api/v1/models/available").json()
+        listing = client.get("/api/v1/models/providers").json()
     fal_entry = next(p for p in listing["providers"] if p["name"] == "fal")
     assert fal_entry["default_model"] == "acme/glb-maker"
     done = run_job(stack, [("g.png", image_bytes())], seed="5", face_limit="100")

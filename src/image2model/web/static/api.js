@@ -83,7 +83,7 @@ export function upload(form, onProgress, retried = false) {
 }
 
 export const endpoints = {
-  available: () => request(`${API}/models/available`),
+  available: () => request(`${API}/models/providers`),
   status: (jobId) => request(`${API}/status/tasks/${encodeURIComponent(jobId)}/status`),
   listing: (jobId) => request(`${API}/download/${encodeURIComponent(jobId)}/all`),
   cancel: (jobId) => request(`${API}/models/job/${encodeURIComponent(jobId)}/cancel`, { method: "POST" }),

@@ -61,7 +61,7 @@ export class UploadForm {
     });
   }
 
-  // Options come from GET /models/available; a failure (a missing key, say) is shown, not fatal.
+  // Options come from GET /models/providers; a failure (a missing key, say) is shown, not fatal.
   async loadOptions() {
     try {
       this.catalogue = await endpoints.available();
