@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     STREAM_TOKEN_TTL: int = Field(default=24 * 3600, gt=0)
     DOWNLOAD_TOKEN_TTL: int = Field(default=3600, gt=0)
     ANONYMOUS_STREAMS: bool = False
+    PUBLIC_BASE_URL: str | None = Field(
+        default=None, description="e.g. https://models.example.com: links become absolute"
+    )
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     TRUSTED_PROXIES: Annotated[list[str], NoDecode] = Field(default_factory=list)
     RATE_LIMIT_PER_MINUTE: int = Field(default=60, ge=0)
@@ -186,6 +189,7 @@ class Settings(BaseSettings):
         "FAL_SUBMIT_RATE_LIMIT",
         "MAX_COST_PER_JOB",
         "ASSIMP_COMMAND",
+        "PUBLIC_BASE_URL",
         mode="before",
     )
     @classmethod
@@ -218,6 +222,19 @@ class Settings(BaseSettings):
         if urlsplit(str(value)).scheme not in REDIS_SCHEMES:
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator("PUBLIC_BASE_URL")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(
+                "must be the http(s) URL clients reach this server at, such as "
+                "https://models.example.com (a path is allowed, a query is not)"
+            )
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:

@@ -230,3 +230,31 @@ def test_a_listed_name_as_model_type_chooses_that_model_and_its_provider(stack: 
         document = client.get(f"/api/v1/models/job/{job['job_id']}").json()
     assert document["options"]["provider"] == "local"
     assert document["options"]["model"] == offline["name"]
+
+
+BASE = "https://models.example.com/i2m"
+
+
+def test_with_a_public_base_url_every_link_handed_out_is_absolute(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack: Stack = make_stack(PUBLIC_BASE_URL=f"{BASE}/")
+    stack.start_worker(concurrency=1)
+    job, events = finished(stack, [("a.png", image_bytes())])
+    assert job["stream_url"].startswith(f"{BASE}/api/v1/status/tasks/{job['job_id']}/stream?")
+    assert job["status_url"] == f"{BASE}/api/v1/status/tasks/{job['job_id']}/status"
+    [completed] = [e for e in events if e.event == "task_completed"]
+    assert completed.data["result"]["download_url"].startswith(f"{BASE}/api/v1/models/download/")
+    assert completed.data["result"]["files_url"] == f"{BASE}/api/v1/download/{job['job_id']}/all"
+    with stack.client() as client:
+        listing = client.get(f"/api/v1/download/{job['job_id']}/all").json()
+    [entry] = listing["files"]
+    links = [entry["rendered_image"]["url"], *entry["formats"].values(), *listing["download_urls"]]
+    assert all(link.startswith(f"{BASE}/api/v1/download/") for link in links), links
+    # the same links, served here under the base's path, work with no key
+    with stack.client(key=None) as browser:
+        glb = browser.get(entry["formats"]["glb"].removeprefix(BASE))
+        assert glb.status_code == 200 and glb.content[:4] == b"glTF"
+
+
+def test_without_it_links_stay_relative(stack: Stack) -> None:
+    job = upload(stack, [("a.png", image_bytes())], delay="0")
+    assert job["stream_url"].startswith("/api/v1/") and job["status_url"].startswith("/api/v1/")

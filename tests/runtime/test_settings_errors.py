@@ -23,6 +23,11 @@ CASES = {
     "unreadable rate": ("serve", {"FAL_SUBMIT_RATE_LIMIT": "lots"}, "FAL_SUBMIT_RATE_LIMIT"),
     "http redis url": ("serve", {"REDIS_URL": "http://example.com:6379"}, "REDIS_URL"),
     "redis url without scheme": ("worker", {"REDIS_URL": "redis//host"}, "REDIS_URL"),
+    "public url without scheme": (
+        "serve",
+        {"PUBLIC_BASE_URL": "models.example.com"},
+        "PUBLIC_BASE_URL",
+    ),
     "data dir is a file": ("serve", {"DATA_DIR": "{file}"}, "DATA_DIR"),
     "data dir cannot be made": ("serve", {"DATA_DIR": "/proc/image2model-data"}, "DATA_DIR"),
     "worker without redis": ("worker", {}, "REDIS_URL"),

@@ -32,6 +32,7 @@ from image2model.api import (
 from image2model.api.auth import KeyRing
 from image2model.api.deps import Services
 from image2model.api.headers import SecurityHeadersMiddleware
+from image2model.api.links import Links
 from image2model.api.ratelimit import RATE_LIMIT_HEADERS, RateLimitMiddleware, RateLimits
 from image2model.api.schemas import ERROR_RESPONSES, HEALTH_ERRORS
 from image2model.api.selection import usable_providers
@@ -89,6 +90,7 @@ def create_app(
             max_active_jobs=settings.MAX_ACTIVE_JOBS_PER_KEY,
             decode_concurrency=settings.UPLOAD_DECODE_CONCURRENCY,
         )
+        signer = Signer(load_secret(settings))
         app.state.services = Services(
             settings=settings,
             store=store,
@@ -96,7 +98,8 @@ def create_app(
             storage=storage,
             hub=hub,
             keys=keys,
-            signer=Signer(load_secret(settings)),
+            signer=signer,
+            links=Links(signer, settings.PUBLIC_BASE_URL or ""),
             providers=providers,
             prices=PriceBook(settings, (m.id for m in providers["fal"].models)),
             started_at=time.time(),

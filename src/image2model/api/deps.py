@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from image2model.api.auth import KeyRing
+from image2model.api.links import Links
 from image2model.api.signing import Signer
 from image2model.config import Settings
 from image2model.errors import NotFound
@@ -31,6 +32,7 @@ class Services:
     hub: EventHub
     keys: KeyRing
     signer: Signer
+    links: Links
     providers: dict[str, Provider]
     prices: PriceBook
     started_at: float

@@ -101,11 +101,11 @@ async def download_file(
 
 def _listed(services: Services, job: Job, item: Item) -> ListedFile:
     assert item.model_file is not None
-    ttl, signer = services.settings.DOWNLOAD_TOKEN_TTL, services.signer
+    ttl, links = services.settings.DOWNLOAD_TOKEN_TTL, services.links
     preview = None
     if item.preview_file:
         preview = {
-            "url": links.signed_file(signer, job.job_id, item.preview_file, ttl),
+            "url": links.file(job.job_id, item.preview_file, ttl),
             "content_type": "image/png",
             "file_size": item.preview_size,
         }
@@ -117,7 +117,7 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
         created_time=item.finished_at or job.updated_at,
         rendered_image=preview,
         formats={
-            fmt: links.signed_file(signer, job.job_id, results.download_name(item.stem, fmt), ttl)
+            fmt: links.file(job.job_id, results.download_name(item.stem, fmt), ttl)
             for fmt in results.LISTED_FORMATS
         },
         stats=item.stats,
@@ -126,7 +126,7 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
                 name=output.name,
                 filename=output.file,
                 size=output.size,
-                url=links.signed_file(signer, job.job_id, output.file, ttl),
+                url=links.file(job.job_id, output.file, ttl),
             )
             for output in item.outputs
         ],

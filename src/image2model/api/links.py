@@ -1,7 +1,13 @@
-"""The URLs this API hands out; the signed ones work in a browser with no header."""
+"""The URLs this API hands out; the signed ones work in a browser with no header.
+
+Paths are what the API serves and signs; `Links` hands them out, absolute when
+PUBLIC_BASE_URL is set (a client on another origin resolves them against this server, not
+against its own page), relative otherwise.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from image2model.api.signing import Signer
@@ -35,3 +41,29 @@ def signed_file(signer: Signer, job_id: str, filename: str, ttl: int) -> str:
 
 def signed_zip(signer: Signer, job_id: str, ttl: int, fmt: str = "glb") -> str:
     return f"{signer.sign(zip_path(job_id), ttl)}&format={fmt}"
+
+
+def files_path(job_id: str) -> str:
+    return f"{PREFIX}/download/{job_id}/all"
+
+
+@dataclass(frozen=True)
+class Links:
+    signer: Signer
+    base: str = ""
+    """PUBLIC_BASE_URL without its trailing slash, or empty for relative links."""
+
+    def stream(self, job_id: str, ttl: int) -> str:
+        return self.base + signed_stream(self.signer, job_id, ttl)
+
+    def status(self, job_id: str) -> str:
+        return self.base + status_path(job_id)
+
+    def files(self, job_id: str) -> str:
+        return self.base + files_path(job_id)
+
+    def file(self, job_id: str, filename: str, ttl: int) -> str:
+        return self.base + signed_file(self.signer, job_id, filename, ttl)
+
+    def zip(self, job_id: str, ttl: int, fmt: str = "glb") -> str:
+        return self.base + signed_zip(self.signer, job_id, ttl, fmt)

@@ -88,8 +88,8 @@ def _enrich(services: Services, event: Event) -> dict[str, Any]:
         ttl = services.settings.DOWNLOAD_TOKEN_TTL
         result = {
             **data["result"],
-            "download_url": links.signed_zip(services.signer, job_id, ttl),
-            "files_url": f"{links.PREFIX}/download/{job_id}/all",
+            "download_url": services.links.zip(job_id, ttl),
+            "files_url": services.links.files(job_id),
         }
         return {**data, "result": result}
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.datastructures import FormData, UploadFile
 
-from image2model.api import cost, links, objects
+from image2model.api import cost, objects
 from image2model.api.deps import PrincipalDep, Services, ServicesDep
 from image2model.api.estimate import estimated_time
 from image2model.api.forms import read_upload_form
@@ -133,10 +133,8 @@ def accepted(services: Services, ops: Operations, job: Job) -> UploadResponse:
             )
             for i in job.items
         ],
-        stream_url=links.signed_stream(
-            services.signer, job.job_id, services.settings.STREAM_TOKEN_TTL
-        ),
-        status_url=links.status_path(job.job_id),
+        stream_url=services.links.stream(job.job_id, services.settings.STREAM_TOKEN_TTL),
+        status_url=services.links.status(job.job_id),
         message=f"Queued {job.total} image(s) for 3D generation",
         estimated_cost=job.cost,
         estimated_time=estimated_time(
