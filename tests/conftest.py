@@ -204,13 +204,16 @@ class ServerThread(threading.Thread):
         self.join(timeout=10)
 
 
-def start_stack(data_dir: Path, **overrides: str) -> tuple[Stack, ServerThread]:
-    """A flushed test Redis and an API server thread for `data_dir`; no worker yet."""
+def start_stack(
+    data_dir: Path, port: int | None = None, **overrides: str
+) -> tuple[Stack, ServerThread]:
+    """A flushed test Redis and an API server thread for `data_dir` (on `port`, else a free
+    one); no worker yet."""
     env = make_env(data_dir, **overrides)
     settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k.isupper()})  # type: ignore[arg-type]
     stack = Stack(env=env, settings=settings)
     stack.redis.flushdb()
-    port = free_port()
+    port = port or free_port()
     server = ServerThread(settings, port)
     server.start()
     stack.base_url = f"http://127.0.0.1:{port}"
@@ -232,8 +235,8 @@ def make_stack(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type
     """Build a stack with extra settings; workers are started by the test."""
     made: list[tuple[Stack, ServerThread]] = []
 
-    def build(**overrides: str) -> Stack:
-        stack, server = start_stack(tmp_path / "data", **overrides)
+    def build(port: int | None = None, **overrides: str) -> Stack:
+        stack, server = start_stack(tmp_path / "data", port, **overrides)
         made.append((stack, server))
         return stack
 
