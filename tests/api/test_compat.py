@@ -258,3 +258,24 @@ def test_with_a_public_base_url_every_link_handed_out_is_absolute(make_stack) ->
 def test_without_it_links_stay_relative(stack: Stack) -> None:
     job = upload(stack, [("a.png", image_bytes())], delay="0")
     assert job["stream_url"].startswith("/api/v1/") and job["status_url"].startswith("/api/v1/")
+
+
+def test_a_stream_with_a_timeout_ends_then_and_resumes(stack: Stack) -> None:
+    from image2model.jobs.events import id_key
+    from tests.support.sse import SseEvent, iter_events
+
+    stack.start_worker(concurrency=1)
+    job = upload(stack, [("a.png", image_bytes())], delay="3", steps="3")
+    path = f"/api/v1/status/tasks/{job['job_id']}/stream"
+    with stack.client() as client:
+        with client.stream("GET", path, params={"timeout": 1}) as response:
+            first = [e for e in iter_events(response) if isinstance(e, SseEvent)]
+        last = first[-1]
+        assert last.event == "connection_timeout" and last.id is None
+        assert last.data["status"] == "timeout" and last.data["task_id"] == job["job_id"]
+        cursor = [e.id for e in first if e.id][-1]
+        rest = read_until_terminal(client, path, headers={"Last-Event-ID": cursor})
+        assert rest[-1].event == "task_completed"
+        assert all(id_key(e.id or "") > id_key(cursor) for e in rest), "resumed after it"
+        for bad in ("0", "86401", "soon"):
+            assert client.get(path, params={"timeout": bad}).status_code == 422, bad

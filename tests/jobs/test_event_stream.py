@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from image2model import keys
 from image2model.jobs import transitions
-from image2model.jobs.events import KEEPALIVE, EventHub
+from image2model.jobs.events import KEEPALIVE, TIMED_OUT, EventHub
 from image2model.jobs.models import ModelStats
 from image2model.jobs.payloads import EVENTS, Event
 from image2model.jobs.store import JobStore
@@ -145,3 +145,10 @@ def test_every_event_the_script_writes_is_its_model_field_by_field(
     assert name == ending.replace("partial", "task_completed")
     if name == "task_completed":
         assert last["progress"] == 100 and last["message"]
+
+
+async def test_a_stream_asked_to_end_ends_with_its_timeout(hub: EventHub, job_id: str) -> None:
+    until = asyncio.get_running_loop().time() + 0.3
+    events = [e async for e in hub.stream(job_id, None, keepalive=5.0, until=until)]
+    assert events[0].opening and events[-1] is TIMED_OUT
+    assert asyncio.get_running_loop().time() >= until

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from image2model.api import links
 from image2model.api.deps import PrincipalDep, Services, ServicesDep, link_or_key
 from image2model.api.schemas import JobProgress, JobSnapshot, progress, snapshot
-from image2model.jobs.events import BEHIND_EVENT, KEEPALIVE
-from image2model.jobs.payloads import SHUTDOWN, Event
+from image2model.jobs.events import BEHIND_EVENT, KEEPALIVE, TIMED_OUT
+from image2model.jobs.payloads import SHUTDOWN, Event, now_ms
 
 router = APIRouter(prefix="/status", tags=["status"])
 BEHIND_RETRY_MS = 500
@@ -43,23 +44,33 @@ async def task_stream(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     last_event_id: Annotated[str | None, Header()] = None,
+    end_after: Annotated[int | None, Query(alias="timeout", ge=1, le=86_400)] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: a snapshot, then every change, then one terminal event."""
+    """Server-Sent Events: a snapshot, then every change, then one terminal event.
+
+    With `?timeout=` (seconds), a stream still open then ends with a `connection_timeout`
+    event; reconnecting with Last-Event-ID resumes it."""
     anonymous = services.settings.ANONYMOUS_STREAMS
     path = links.stream_path(task_id)
     viewer = link_or_key(services, request, task_id, path, authorization, anonymous=anonymous)
     await services.jobs.get(task_id, viewer)
-    frames = _frames(services, task_id, last_event_id)
+    frames = _frames(services, task_id, last_event_id, end_after)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
 
 
-async def _frames(services: Services, job_id: str, last_event_id: str | None) -> AsyncIterator[str]:
+async def _frames(
+    services: Services, job_id: str, last_event_id: str | None, end_after: int | None
+) -> AsyncIterator[str]:
     """The stream's events as SSE frames: the route's only part in it."""
     keepalive = services.settings.SSE_KEEPALIVE_SECONDS
-    async for event in services.hub.stream(job_id, last_event_id, keepalive=keepalive):
+    until = None if end_after is None else asyncio.get_running_loop().time() + end_after
+    events = services.hub.stream(job_id, last_event_id, keepalive=keepalive, until=until)
+    async for event in events:
         if event is KEEPALIVE:
             yield ": keep-alive\n\n"
+        elif event is TIMED_OUT:  # no id: a reconnect resumes from its cursor
+            yield _timeout_frame(job_id, end_after or 0)
         elif event.event == SHUTDOWN.event:  # no id: a reconnect resumes from its cursor
             yield _shutdown_frame(event)
         elif event.event == BEHIND_EVENT:  # the client resumes from Redis, not a buffer
@@ -97,6 +108,17 @@ def _enrich(services: Services, event: Event) -> dict[str, Any]:
 
 def _frame(event_id: str, event: str, data: dict[str, Any]) -> str:
     return f"id: {event_id}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _timeout_frame(job_id: str, seconds: int) -> str:
+    data = {
+        "status": "timeout",
+        "message": f"Connection timeout after {seconds} seconds",
+        "job_id": job_id,
+        "task_id": job_id,
+        "timestamp": now_ms(),
+    }
+    return f"event: {TIMED_OUT.event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def _shutdown_frame(event: Event, retry_ms: int = 2000) -> str:

@@ -27,6 +27,8 @@ which Redis still holds, so nothing is lost and a slow client holds no growing b
 BEHIND = Event(id="", event=BEHIND_EVENT, data={})
 KEEPALIVE = Event(id="", event="keepalive", data={})
 """Yielded by `EventHub.stream` when the job was silent for its keep-alive interval."""
+TIMED_OUT = Event(id="", event="connection_timeout", data={})
+"""Yielded, last, when a stream reaches the end its listener asked for (`until`)."""
 
 
 def id_key(event_id: str) -> tuple[int, int]:
@@ -97,7 +99,12 @@ class EventHub:
                         _deliver(queue, event)
 
     async def stream(
-        self, job_id: str, last_event_id: str | None, *, keepalive: float
+        self,
+        job_id: str,
+        last_event_id: str | None,
+        *,
+        keepalive: float,
+        until: float | None = None,
     ) -> AsyncIterator[Event]:
         """One listener's events, in order and once each, ending after a terminal one.
 
@@ -105,8 +112,10 @@ class EventHub:
         job as it is now (`Event.opening`: built for this listener, under the id of the
         last event it reflects) and, for a job that has ended, its terminal event. Between
         events: KEEPALIVE after `keepalive` seconds of silence; SHUTDOWN (the server stops)
-        or BEHIND (the listener fell behind) end the stream, to be resumed from its cursor.
+        or BEHIND (the listener fell behind) end the stream, to be resumed from its cursor;
+        so does TIMED_OUT, once the event loop's clock passes `until`.
         """
+        clock = asyncio.get_running_loop().time
         cursor = last_event_id if await self._resumable(job_id, last_event_id) else None
         if cursor is None:
             state = await self.store.snapshot(job_id)
@@ -130,10 +139,15 @@ class EventHub:
                 if event.event in TERMINAL_EVENTS:
                     return
             while True:
+                wait = keepalive if until is None else min(keepalive, until - clock())
+                if wait <= 0:
+                    yield TIMED_OUT
+                    return
                 try:
-                    event = await asyncio.wait_for(queue.get(), keepalive)
+                    event = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
-                    yield KEEPALIVE
+                    if until is None or clock() < until:
+                        yield KEEPALIVE
                     continue
                 if event.event in (SHUTDOWN.event, BEHIND_EVENT):
                     yield event
