@@ -279,3 +279,38 @@ def test_a_stream_with_a_timeout_ends_then_and_resumes(stack: Stack) -> None:
         assert all(id_key(e.id or "") > id_key(cursor) for e in rest), "resumed after it"
         for bad in ("0", "86401", "soon"):
             assert client.get(path, params={"timeout": bad}).status_code == 422, bad
+
+
+def test_cleanup_job_with_a_job_id_removes_that_job_as_before(stack: Stack) -> None:
+    from tests.conftest import ADMIN_KEY
+
+    stack.start_worker(concurrency=1)
+    job, _ = finished(stack, [("a.png", image_bytes())])
+    job_id = job["job_id"]
+    uploads, results = stack.settings.upload_dir / job_id, stack.settings.results_dir / job_id
+    expected = [p for root in (uploads, results) for p in root.rglob("*") if p.is_file()]
+    assert expected
+    with stack.client(key=ADMIN_KEY) as admin:
+        response = admin.post("/api/v1/admin/cleanup-job", json={"job_id": job_id})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["files_removed"] >= len(expected) and body["freed_space_mb"] > 0
+        assert body["job_id"] == job_id and body["message"]
+        assert not uploads.exists() and not results.exists()
+        assert admin.get(f"/api/v1/models/job/{job_id}").status_code == 404
+        for unknown in (job_id, "../etc", "not-an-id"):
+            missing = admin.post("/api/v1/admin/cleanup-job", json={"job_id": unknown})
+            assert missing.status_code == 404, unknown
+    with stack.client() as user:
+        refused = user.post("/api/v1/admin/cleanup-job", json={"job_id": job_id})
+        assert refused.status_code == 403
+
+
+def test_log_cleanup_answers_the_old_method_too(stack: Stack) -> None:
+    from tests.conftest import ADMIN_KEY
+
+    with stack.client(key=ADMIN_KEY) as admin:
+        old = admin.delete("/api/v1/logs/cleanup", params={"older_than_days": 30})
+        new = admin.post("/api/v1/logs/cleanup", params={"older_than_days": 30})
+    assert old.status_code == new.status_code == 200
+    assert set(old.json()) == set(new.json())

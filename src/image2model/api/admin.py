@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Query, status
 from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from image2model.api.deps import AdminDep, ServicesDep
 from image2model.api.health import component_checks
@@ -88,9 +90,22 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-@router.post("/cleanup-job", status_code=status.HTTP_202_ACCEPTED)
-async def cleanup_job(ops: OpsDep, admin: AdminDep) -> dict[str, Any]:
-    """Run the scheduled retention cleanup now, on a worker (the `maintenance` queue)."""
+class CleanupJob(BaseModel):
+    job_id: Annotated[str | None, Field(max_length=64)] = None
+
+
+@router.post("/cleanup-job", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def cleanup_job(
+    services: ServicesDep, ops: OpsDep, admin: AdminDep, body: CleanupJob | None = None
+) -> dict[str, Any] | JSONResponse:
+    """With `{"job_id": …}`: remove that job's files and state now (200, as the replaced
+    service did; 404 for an unknown id). Without: run the scheduled retention cleanup now,
+    on a worker (the `maintenance` queue; 202)."""
+    if body is not None and body.job_id is not None:
+        removed = await jobadmin.cleanup_job(
+            services.jobs, services.storage, services.store, body.job_id, admin
+        )
+        return JSONResponse(removed)
     result = await anyio.to_thread.run_sync(lambda: ops.celery.send_task(CLEANUP_TASK))
     return {
         "task_id": result.id,

@@ -93,6 +93,7 @@ async def rotate(
 
 
 @router.post("/cleanup")
+@router.delete("/cleanup", include_in_schema=False)  # the replaced service's method
 async def cleanup(
     services: ServicesDep,
     admin: AdminDep,
