@@ -314,3 +314,28 @@ def test_log_cleanup_answers_the_old_method_too(stack: Stack) -> None:
         new = admin.post("/api/v1/logs/cleanup", params={"older_than_days": 30})
     assert old.status_code == new.status_code == 200
     assert set(old.json()) == set(new.json())
+
+
+def test_admin_reports_carry_the_old_field_names(stack: Stack) -> None:
+    from tests.conftest import ADMIN_KEY
+
+    stack.start_worker(concurrency=1)
+    finished(stack, [("a.png", image_bytes())])
+    with stack.client(key=ADMIN_KEY) as admin:
+        usage = admin.get("/api/v1/admin/disk-usage").json()
+        files = admin.get("/api/v1/admin/list-files", params={"limit": 1}).json()
+        health = admin.get("/api/v1/admin/system-health").json()
+    for name in ("upload_dir", "output_dir"):
+        tree = usage[name]
+        assert tree["file_count"] >= 1 and tree["directory_count"] == 1
+        assert tree["size_mb"] > 0 and 0 < tree["disk_usage_percent"] <= 100
+        assert tree["disk_total_gb"] >= tree["disk_free_gb"] > 0
+    assert usage["results"]["file_count"] == usage["output_dir"]["file_count"], "today's too"
+    assert isinstance(usage["timestamp"], str)
+    assert files["directory"] == "results" and len(files["items"]) == 1 == files["page_size"]
+    item = files["items"][0]
+    assert set(item) == {"path", "size_mb", "modified", "is_directory", "file_count"}
+    assert files["total_files"] == files["total"] and files["total_size_mb"] > 0
+    assert health["disk_usage"]["output_dir"]["path"] == usage["output_dir"]["path"]
+    assert isinstance(health["warnings"], list) and isinstance(health["timestamp"], str)
+    assert health["checks"] and health["status"] in ("healthy", "warning", "critical")

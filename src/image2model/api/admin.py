@@ -18,7 +18,7 @@ from image2model.api.lifecycle import OpsDep
 from image2model.jobs import maintenance
 from image2model.jobs.models import JobStatus
 from image2model.ops import datafiles, jobadmin
-from image2model.ops.system import CRITICAL, WARNING, assess, sample_system, worst
+from image2model.ops.system import CRITICAL, HEALTHY, WARNING, assess, sample_system, worst
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -123,8 +123,11 @@ async def list_files(
     directory: Literal["uploads", "results"] = "results",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> dict[str, Any]:
-    """Files under uploads/ or results/, newest first, a page at a time."""
+    """Files under uploads/ or results/, newest first, a page at a time (`limit`, the
+    replaced service's name, is the page size of the first page)."""
+    page_size = limit or page_size
     storage = services.storage
     root = storage.upload_dir if directory == "uploads" else storage.results_dir
     listing = await anyio.to_thread.run_sync(
@@ -153,7 +156,22 @@ async def system_health(services: ServicesDep, admin: AdminDep) -> dict[str, Any
     statuses = [report["status"]]
     statuses.append(CRITICAL if not components["redis"]["healthy"] else report["status"])
     statuses.append(WARNING if not components["workers"]["healthy"] else report["status"])
-    return {**report, "status": worst(statuses), "components": components}
+    status = worst(statuses)
+    usage = await disk_usage(services, admin)
+    warnings = [
+        f"{name}: {check['status']} ({check['percent']:.1f}%)"
+        for name, check in report["checks"].items()
+        if check["status"] != HEALTHY
+    ]
+    warnings += [f"{name}: unavailable" for name, c in components.items() if not c["healthy"]]
+    return {
+        **report,
+        "status": status,
+        "components": components,
+        "disk_usage": {k: usage[k] for k in ("upload_dir", "output_dir", "timestamp")},
+        "warnings": warnings,
+        "timestamp": usage["timestamp"],
+    }
 
 
 @router.get("/jobs")

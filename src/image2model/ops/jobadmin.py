@@ -110,7 +110,9 @@ async def cleanup_job(
         **deleted,
         "message": f"Removed job {job_id}: {len(files)} files",
         "files_removed": len(files),
-        "freed_space_mb": round(freed / (1024 * 1024), 3),
+        "freed_space_mb": round(freed / datafiles.MB, 3),
+        "errors": [],
+        "timestamp": datetime.now(UTC).isoformat(),
     }
 
 
