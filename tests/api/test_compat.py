@@ -339,3 +339,28 @@ def test_admin_reports_carry_the_old_field_names(stack: Stack) -> None:
     assert health["disk_usage"]["output_dir"]["path"] == usage["output_dir"]["path"]
     assert isinstance(health["warnings"], list) and isinstance(health["timestamp"], str)
     assert health["checks"] and health["status"] in ("healthy", "warning", "critical")
+
+
+def test_log_reports_carry_the_old_field_names(stack: Stack) -> None:
+    from tests.conftest import ADMIN_KEY
+
+    with stack.client(key=ADMIN_KEY) as admin:
+        admin.get("/api/v1/health/")  # at least one access line
+        types = admin.get("/api/v1/logs/types").json()
+        stats = admin.get("/api/v1/logs/statistics").json()
+        analysis = admin.get("/api/v1/logs/analyze", params={"hours_back": 1}).json()
+        cleanup = admin.delete("/api/v1/logs/cleanup", params={"older_than_days": 30}).json()
+    assert "api" in types["log_types"] and types["total_types"] == len(types["log_types"])
+    assert types["details"]["api"]["file_count"] >= 1 and types["details"]["api"]["latest_file"]
+    assert stats["total_files"] >= 1 and stats["total_size_mb"] > 0
+    assert (
+        stats["log_directory"] == stats["log_dir"] and stats["oldest_file"] <= stats["newest_file"]
+    )
+    assert stats["by_type"]["api"]["file_count"] >= 1
+    assert 0 <= stats["disk_usage"]["usage_percent"] <= 100
+    assert analysis["lines_analyzed"] == analysis["total_lines"] > 0
+    assert analysis["log_levels"] == analysis["levels"] and "hours_back" in analysis["time_range"]
+    assert isinstance(analysis["error_patterns"], dict)
+    assert isinstance(analysis["request_patterns"], dict) and analysis["performance_metrics"]
+    assert cleanup["status"] == "completed" and cleanup["removed_files"] == cleanup["deleted_count"]
+    assert cleanup["errors"] == [] and cleanup["total_size_removed_mb"] >= 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,7 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     }
 }
 EXPORT_DIR = ".exports"
+MB = 1024 * 1024
 
 
 @router.get("/types")
@@ -70,13 +72,54 @@ async def log_types(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
         "max_bytes": services.settings.LOG_MAX_BYTES,
         "backup_count": services.settings.LOG_BACKUP_COUNT,
         "retention_days": services.settings.LOG_RETENTION_DAYS,
+        # the replaced service's fields
+        "log_types": list(LOG_TYPES),
+        "total_types": len(LOG_TYPES),
+        "details": await anyio.to_thread.run_sync(_type_details, log_dir),
     }
+
+
+def _type_details(log_dir: Path) -> dict[str, Any]:
+    files = logfiles.log_files(log_dir)
+    details = {}
+    for name in LOG_TYPES:
+        typed = [f for f in files if f.log_type == name]
+        latest = max(typed, key=lambda f: f.modified, default=None)
+        details[name] = {
+            "file_count": len(typed),
+            "latest_file": str(latest.path) if latest else None,
+        }
+    return details
 
 
 @router.get("/statistics")
 async def statistics(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
-    """Files, sizes and ages, by log type."""
-    return await anyio.to_thread.run_sync(logfiles.statistics, services.settings.log_dir)
+    """Files, sizes and ages, by log type (and the same in the replaced service's terms:
+    `total_files`, `total_size_mb`, `oldest_file`, `newest_file`, `by_type`,
+    `log_directory`, `disk_usage`)."""
+    log_dir = services.settings.log_dir
+    stats = await anyio.to_thread.run_sync(logfiles.statistics, log_dir)
+    disk = await anyio.to_thread.run_sync(shutil.disk_usage, services.settings.data_dir)
+    types = stats["types"].values()
+    oldest = [t["oldest"] for t in types if t["oldest"]]
+    newest = [t["newest"] for t in types if t["newest"]]
+    return {
+        **stats,
+        "total_files": stats["file_count"],
+        "total_size_mb": stats["total_size_bytes"] / MB,
+        "oldest_file": min(oldest, default=None),
+        "newest_file": max(newest, default=None),
+        "by_type": {
+            name: {**t, "total_size_mb": t["total_size_bytes"] / MB}
+            for name, t in stats["types"].items()
+        },
+        "log_directory": str(log_dir),
+        "disk_usage": {
+            "total_bytes": disk.total,
+            "free_bytes": disk.free,
+            "usage_percent": round(100.0 * disk.used / disk.total, 2) if disk.total else 0.0,
+        },
+    }
 
 
 @router.post("/rotate")
@@ -101,7 +144,15 @@ async def cleanup(
 ) -> dict[str, Any]:
     """Delete rotated files older than N days (LOG_RETENTION_DAYS by default)."""
     days = services.settings.LOG_RETENTION_DAYS if older_than_days is None else older_than_days
-    return await anyio.to_thread.run_sync(logfiles.cleanup, services.settings.log_dir, days)
+    result = await anyio.to_thread.run_sync(logfiles.cleanup, services.settings.log_dir, days)
+    return {
+        **result,
+        # the replaced service's fields
+        "status": "completed",
+        "removed_files": result["deleted_count"],
+        "total_size_removed_mb": result["freed_bytes"] / MB,
+        "errors": [],
+    }
 
 
 @router.get("/analyze")
@@ -113,9 +164,23 @@ async def analyze(
 ) -> dict[str, Any]:
     """Levels, top errors, slowest routes and error rate over the last `hours_back` hours."""
     types = list(LOG_TYPES) if log_type == "all" else [log_type]
-    return await anyio.to_thread.run_sync(
+    result = await anyio.to_thread.run_sync(
         loglines.analyze_recent, services.settings.log_dir, types, hours_back
     )
+    return {
+        **result,
+        # the replaced service's fields
+        "time_range": {"start": result["from"], "end": result["to"], "hours_back": hours_back},
+        "log_levels": result["levels"],
+        "error_patterns": {e["message"]: e["count"] for e in result["top_errors"]},
+        "request_patterns": {r["route"]: r["count"] for r in result["slowest_routes"]},
+        "performance_metrics": {
+            "requests": result["requests"],
+            "error_rate": result["error_rate"],
+            "slowest_routes": result["slowest_routes"],
+        },
+        "lines_analyzed": result["total_lines"],
+    }
 
 
 @router.get("/summary/daily")
