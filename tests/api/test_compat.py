@@ -364,3 +364,21 @@ def test_log_reports_carry_the_old_field_names(stack: Stack) -> None:
     assert isinstance(analysis["request_patterns"], dict) and analysis["performance_metrics"]
     assert cleanup["status"] == "completed" and cleanup["removed_files"] == cleanup["deleted_count"]
     assert cleanup["errors"] == [] and cleanup["total_size_removed_mb"] >= 0
+
+
+def test_admin_cleanup_takes_the_old_json_body_and_says_what_it_removed(stack: Stack) -> None:
+    from tests.api.test_admin import make_job_folder
+    from tests.conftest import ADMIN_KEY
+
+    settings = stack.settings
+    old = make_job_folder(settings.results_dir, 30 * 3600, files=3, size=1024)
+    recent = make_job_folder(settings.results_dir, 3600)
+    with stack.client(key=ADMIN_KEY) as admin:
+        dry = admin.post("/api/v1/admin/cleanup", json={"hours": 24, "dry_run": True}).json()
+        assert dry["dry_run"] is True and dry["files_removed"] == 0
+        assert (settings.results_dir / old).is_dir()
+        real = admin.post("/api/v1/admin/cleanup", json={"hours": 24}).json()
+    assert real["files_removed"] == 3 and real["directories_removed"] == 1
+    assert abs(real["freed_space_mb"] - 3 * 1024 / 2**20) < 1e-9
+    assert real["cleanup_hours"] == 24 and real["errors"] == [] and real["timestamp"]
+    assert not (settings.results_dir / old).exists() and (settings.results_dir / recent).is_dir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,17 +40,27 @@ async def disk_usage(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     return await anyio.to_thread.run_sync(datafiles.disk_usage, settings.data_dir, roots)
 
 
+class CleanupRequest(BaseModel):
+    hours: Annotated[float | None, Field(gt=0, le=MAX_HOURS)] = None
+    dry_run: bool = False
+
+
 @router.post("/cleanup")
 async def cleanup(
     services: ServicesDep,
     admin: AdminDep,
     hours: Annotated[float | None, Query(gt=0, le=MAX_HOURS)] = None,
     dry_run: bool = False,
+    body: CleanupRequest | None = None,
 ) -> dict[str, Any]:
     """Remove files of jobs that ended more than `hours` ago (RESULT_RETENTION by default).
 
     A running job's files are never touched; `dry_run` lists what would go and deletes nothing.
+    `hours` and `dry_run` may also come as a JSON body, as the replaced service took them.
     """
+    if body is not None:
+        hours = body.hours if hours is None else hours
+        dry_run = dry_run or body.dry_run
     retention = hours * 3600 if hours is not None else float(services.settings.RESULT_RETENTION)
     active = await services.store.active_ids()
 
@@ -80,6 +91,13 @@ async def cleanup(
             }
             for job in found
         ],
+        # the replaced service's fields: what was removed
+        "freed_space_mb": 0.0 if dry_run else sum(j.size_bytes for j in found) / datafiles.MB,
+        "files_removed": 0 if dry_run else sum(j.file_count for j in found),
+        "directories_removed": 0 if dry_run else sum(len(j.folders) for j in found),
+        "errors": [],
+        "cleanup_hours": round(retention / 3600, 4),
+        "timestamp": datetime.now(UTC).isoformat(),
     }
 
 

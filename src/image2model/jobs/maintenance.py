@@ -41,6 +41,7 @@ class OldJob:
     finished_at: float
     folders: tuple[Path, ...]
     size_bytes: int
+    file_count: int
 
 
 def cleanup_old_files(storage: Storage, store: WorkerStore, *, retention: float) -> int:
@@ -73,7 +74,9 @@ def cleanup_old_jobs(
         finished = max(_finished_at(folder) for folder in folders)
         if finished > cutoff or is_active(job_id):
             continue
-        found.append(OldJob(job_id, finished, tuple(folders), sum(map(_tree_size, folders))))
+        sizes = [_tree_usage(folder) for folder in folders]
+        size, count = sum(s for s, _ in sizes), sum(n for _, n in sizes)
+        found.append(OldJob(job_id, finished, tuple(folders), size, count))
         if not dry_run:
             mark_expired(job_id)
             storage.delete_job(job_id)
@@ -91,13 +94,15 @@ def _job_folders(storage: Storage) -> dict[str, list[Path]]:
     return folders
 
 
-def _tree_size(folder: Path) -> int:
-    total = 0
+def _tree_usage(folder: Path) -> tuple[int, int]:
+    """Bytes and files under `folder`."""
+    total = count = 0
     for parent, _, names in os.walk(folder):
         for name in names:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(parent, name)).st_size
-    return total
+                count += 1
+    return total, count
 
 
 def _finished_at(folder: Path) -> float:
