@@ -382,3 +382,21 @@ def test_admin_cleanup_takes_the_old_json_body_and_says_what_it_removed(stack: S
     assert abs(real["freed_space_mb"] - 3 * 1024 / 2**20) < 1e-9
     assert real["cleanup_hours"] == 24 and real["errors"] == [] and real["timestamp"]
     assert not (settings.results_dir / old).exists() and (settings.results_dir / recent).is_dir()
+
+
+def test_log_export_answers_the_old_method_with_where_to_get_the_file(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from tests.conftest import ADMIN_KEY
+
+    today = datetime.now(UTC).date().isoformat()
+    params = {"start_date": today, "end_date": today, "format": "csv"}
+    with stack.client(key=ADMIN_KEY) as admin:
+        admin.get("/api/v1/health/")  # at least one line today
+        summary = admin.post("/api/v1/logs/export", params=params)
+        assert summary.status_code == 200, summary.text
+        body = summary.json()
+        assert body["status"] == "completed" and body["lines"] > 0
+        assert body["parameters"]["format"] == "csv"
+        file = admin.get(body["download_url"])
+    assert file.status_code == 200 and int(file.headers["X-Export-Lines"]) >= body["lines"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
@@ -232,6 +232,37 @@ async def export(
         headers={"X-Export-Lines": str(count)},
         background=BackgroundTask(logfiles.remove_quietly, path),
     )
+
+
+@router.post("/export")
+async def export_summary(
+    request: Request,
+    services: ServicesDep,
+    admin: AdminDep,
+    start_date: IsoMoment,
+    end_date: IsoMoment,
+    log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all",
+    format: Literal["json", "csv", "txt"] = "json",
+) -> dict[str, Any]:
+    """The replaced service's method: what an export of these lines holds, and where to get
+    it (`download_url`: the same question as a `GET`, which answers with the file)."""
+    start, end = _moment(start_date, end=False), _moment(end_date, end=True)
+    types = _parse_types(log_types)
+    log_dir = services.settings.log_dir
+    path, count = await anyio.to_thread.run_sync(_write_export, log_dir, types, start, end, format)
+    await anyio.to_thread.run_sync(logfiles.remove_quietly, path)
+    return {
+        "status": "completed",
+        "message": f"{count} log lines match; GET download_url for the file",
+        "lines": count,
+        "download_url": f"{request.url.path}?{request.url.query}",
+        "parameters": {
+            "start_date": start_date,
+            "end_date": end_date,
+            "log_types": types,
+            "format": format,
+        },
+    }
 
 
 def _write_export(
