@@ -112,7 +112,12 @@ class CleanupJob(BaseModel):
     job_id: Annotated[str | None, Field(max_length=64)] = None
 
 
-@router.post("/cleanup-job", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+@router.post(
+    "/cleanup-job",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses={200: {"description": "With a job_id: that job's files and state were removed"}},
+)
 async def cleanup_job(
     services: ServicesDep, ops: OpsDep, admin: AdminDep, body: CleanupJob | None = None
 ) -> dict[str, Any] | JSONResponse:
