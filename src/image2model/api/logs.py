@@ -6,17 +6,18 @@ import datetime as dt
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BeforeValidator
 from starlette.background import BackgroundTask
 
-from image2model.api.deps import AdminDep, ServicesDep
+from image2model.api.deps import AdminDep, Services, ServicesDep
 from image2model.errors import InvalidField
 from image2model.ops import logfiles, loglines
 from image2model.ops.logconfig import LOG_TYPES, log_path
@@ -207,27 +208,41 @@ async def logs_health(services: ServicesDep, admin: AdminDep) -> dict[str, Any]:
     )
 
 
+@dataclass(frozen=True)
+class ExportQuery:
+    """Which lines an export holds: `start_date` to `end_date` (whole days for dates)."""
+
+    start_date: IsoMoment
+    end_date: IsoMoment
+    log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all"
+    format: Literal["json", "csv", "txt"] = "json"
+
+
+ExportDep = Annotated[ExportQuery, Depends()]
+
+
+async def _export(services: Services, query: ExportQuery) -> tuple[Path, int, datetime, datetime]:
+    """The export written to a private file, its line count and the moments it spans."""
+    start, end = _moment(query.start_date, end=False), _moment(query.end_date, end=True)
+    types = _parse_types(query.log_types)
+    log_dir = services.settings.log_dir
+    path, count = await anyio.to_thread.run_sync(
+        _write_export, log_dir, types, start, end, query.format
+    )
+    return path, count, start, end
+
+
 @router.get("/export", response_class=FileResponse, responses=EXPORT_RESPONSES)
-async def export(
-    services: ServicesDep,
-    admin: AdminDep,
-    start_date: IsoMoment,
-    end_date: IsoMoment,
-    log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all",
-    format: Literal["json", "csv", "txt"] = "json",
-) -> FileResponse:
+async def export(services: ServicesDep, admin: AdminDep, query: ExportDep) -> FileResponse:
     """Download the lines from `start_date` to `end_date` (dates include the whole day).
 
     An empty or inverted range is a valid question with an empty answer.
     """
-    start, end = _moment(start_date, end=False), _moment(end_date, end=True)
-    types = _parse_types(log_types)
-    log_dir = services.settings.log_dir
-    path, count = await anyio.to_thread.run_sync(_write_export, log_dir, types, start, end, format)
-    name = f"image2model-logs-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}.{format}"
+    path, count, start, end = await _export(services, query)
+    name = f"image2model-logs-{start:%Y%m%dT%H%M%S}-{end:%Y%m%dT%H%M%S}.{query.format}"
     return FileResponse(
         path,
-        media_type=EXPORT_MEDIA[format],
+        media_type=EXPORT_MEDIA[query.format],
         filename=name,
         headers={"X-Export-Lines": str(count)},
         background=BackgroundTask(logfiles.remove_quietly, path),
@@ -236,20 +251,11 @@ async def export(
 
 @router.post("/export")
 async def export_summary(
-    request: Request,
-    services: ServicesDep,
-    admin: AdminDep,
-    start_date: IsoMoment,
-    end_date: IsoMoment,
-    log_types: Annotated[str, Query(pattern=LOG_TYPES_PATTERN)] = "all",
-    format: Literal["json", "csv", "txt"] = "json",
+    request: Request, services: ServicesDep, admin: AdminDep, query: ExportDep
 ) -> dict[str, Any]:
     """The replaced service's method: what an export of these lines holds, and where to get
     it (`download_url`: the same question as a `GET`, which answers with the file)."""
-    start, end = _moment(start_date, end=False), _moment(end_date, end=True)
-    types = _parse_types(log_types)
-    log_dir = services.settings.log_dir
-    path, count = await anyio.to_thread.run_sync(_write_export, log_dir, types, start, end, format)
+    path, count, _, _ = await _export(services, query)
     await anyio.to_thread.run_sync(logfiles.remove_quietly, path)
     return {
         "status": "completed",
@@ -257,10 +263,10 @@ async def export_summary(
         "lines": count,
         "download_url": f"{request.url.path}?{request.url.query}",
         "parameters": {
-            "start_date": start_date,
-            "end_date": end_date,
-            "log_types": types,
-            "format": format,
+            "start_date": query.start_date,
+            "end_date": query.end_date,
+            "log_types": _parse_types(query.log_types),
+            "format": query.format,
         },
     }
 
