@@ -9,8 +9,8 @@ from tests.support.sse import read_until_terminal
 from tests.support.waiting import wait_until
 
 
-def finished(stack: Stack, images: list[tuple[str, bytes]]) -> tuple[dict, list]:
-    job = upload(stack, images, delay="0")
+def finished(stack: Stack, images: list[tuple[str, bytes]], **fields: str) -> tuple[dict, list]:
+    job = upload(stack, images, delay="0", **fields)
     with stack.client() as client:
         events = read_until_terminal(client, f"/api/v1/status/tasks/{job['job_id']}/stream")
     return job, events
@@ -116,20 +116,22 @@ def test_the_old_upload_status_routes_answer_for_the_owner_only(stack: Stack) ->
 
 def test_a_file_comes_by_name_alone_from_the_callers_newest_job(stack: Stack) -> None:
     stack.start_worker(concurrency=2)
-    older, _ = finished(stack, [("chair.png", image_bytes())])
+    # a face limit makes the older job's model differ from the newer one's
+    older, _ = finished(stack, [("chair.png", image_bytes())], face_limit="100")
     newer, _ = finished(stack, [("chair.png", image_bytes((40, 90, 200)))])
     with stack.client() as client:
         direct = client.get("/api/v1/download/direct/chair.glb")
         by_job = client.get(f"/api/v1/download/{newer['job_id']}/chair.glb")
+        old_one = client.get(f"/api/v1/download/{older['job_id']}/chair.glb")
         converted = client.get("/api/v1/download/direct/chair.stl")
         missing = client.get("/api/v1/download/direct/table.glb")
-    assert direct.status_code == 200 and direct.content == by_job.content
+    assert old_one.status_code == 200 and old_one.content != by_job.content
+    assert direct.status_code == 200 and direct.content == by_job.content, "the newest job's"
     assert direct.headers["content-type"] == "model/gltf-binary"
     assert converted.status_code == 200 and converted.headers["content-type"] == "model/stl"
     assert missing.status_code == 404
     with stack.client(key=OTHER_KEY) as stranger:
         assert stranger.get("/api/v1/download/direct/chair.glb").status_code == 404
-    assert older["job_id"] != newer["job_id"]
 
 
 def test_health_routes_say_the_service_and_time_with_the_old_component_lists(

@@ -99,8 +99,8 @@ async def detailed(services: ServicesDep, ops: OpsDep, admin: AdminDep) -> dict[
         "version": __version__,
         "versions": await _versions(services),
         "python": platform.python_version(),
-        "uptime": _uptime(services),
-        "uptime_seconds": _uptime(services),
+        "uptime": (uptime := _uptime(services)),
+        "uptime_seconds": uptime,
         "timestamp": _now(),
         "checks": checks,
         "components": [
