@@ -46,11 +46,16 @@ def _peak_mb() -> float:
 
 
 def child(image: Path, faces: int, work: Path) -> dict[str, float]:
-    """One image in this process: generate (cold, then warm), post-process, convert."""
-    from image2model import meshes
+    """One image in this process: generate (cold, then warm), post-process, convert.
+
+    The allocator is set up and memory given back between the two generations as a worker
+    does it (at start, and after each task).
+    """
+    from image2model import heap, meshes
     from image2model.providers.base import GenerationRequest
     from image2model.providers.local import LocalProvider
 
+    heap.keep_large_blocks_mapped()
     imported_mb = _peak_mb()
     timings: dict[str, float] = {"imported_mb": imported_mb}
     for run in ("cold", "warm"):
@@ -60,6 +65,7 @@ def child(image: Path, faces: int, work: Path) -> dict[str, float]:
         timings[f"generate_{run}_s"] = time.perf_counter() - start
         if run == "cold":
             timings["generate_peak_mb"] = _peak_mb()
+            heap.give_back()
     start = time.perf_counter()
     final = meshes.finalize_model(
         result.model_path,

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-from image2model import meshes
+from image2model import heap, meshes
 from image2model.config import Settings, load_settings
 from image2model.errors import AppError
 from image2model.generation import make_model, scaled
@@ -81,10 +81,12 @@ def generate_command(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     images = [Path(name) for name in args.images]
     failed = 0
+    heap.keep_large_blocks_mapped()
     with tempfile.TemporaryDirectory(prefix="image2model-") as scratch:
         for image, stem in zip(images, unique_stems([i.name for i in images]), strict=True):
             job = _Job(image, stem, Path(scratch) / stem, out_dir, settings)
             failed += not job.run(provider, formats, face_limit, options)
+            heap.give_back()
     print(f"{len(images) - failed} of {len(images)} models written to {out_dir}")
     return 1 if failed else 0
 

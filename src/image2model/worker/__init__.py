@@ -15,7 +15,7 @@ from celery.signals import worker_init, worker_ready, worker_shutdown
 from kombu import Queue
 from PIL import Image
 
-from image2model import redis_clients
+from image2model import heap, redis_clients
 from image2model.config import Settings
 from image2model.jobs.dispatch import GENERATION_QUEUE, IO_QUEUE
 from image2model.jobs.worker_store import WorkerStore
@@ -153,10 +153,12 @@ _housekeepers: list[Housekeeper] = []
 
 
 @worker_init.connect
-def _load_image_plugins(**_: Any) -> None:
+def _prepare_pool(**_: Any) -> None:
     """Before the pool forks. Pillow imports its format plugins on first use, which each pool
-    child would otherwise do during its first task (about 40 ms on two busy cores)."""
+    child would otherwise do during its first task (about 40 ms on two busy cores); the
+    allocator's threshold for large blocks is fixed so they go back to the system when freed."""
     Image.init()
+    heap.keep_large_blocks_mapped()
 
 
 @worker_ready.connect

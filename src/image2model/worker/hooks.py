@@ -4,7 +4,8 @@
   and in a worker when a task queues the next one);
 - `task_prerun` binds the task's `job_id` (its first argument) and request id (the header,
   else the job's stored one) to every log line the task writes;
-- `task_postrun` records the task's duration and outcome for the API's `/metrics`;
+- `task_postrun` records the task's duration and outcome for the API's `/metrics`, and gives
+  the memory the task freed back to the system (`heap.give_back`);
 - `setup_logging` keeps Celery from installing its own handlers over ours.
 """
 
@@ -18,6 +19,7 @@ import redis
 from celery import Task, current_app
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
+from image2model import heap
 from image2model.jobs.worker_store import WorkerStore
 from image2model.ops import context
 from image2model.ops.logconfig import configure_logging, is_configured
@@ -43,6 +45,7 @@ def install() -> None:
     before_task_publish.connect(_stamp_request_id, weak=False, dispatch_uid="i2m-publish")
     task_prerun.connect(_bind_task_context, weak=False, dispatch_uid="i2m-prerun")
     task_postrun.connect(_record_task, weak=False, dispatch_uid="i2m-postrun")
+    task_postrun.connect(_give_back_memory, weak=False, dispatch_uid="i2m-heap")
     setup_logging.connect(_keep_our_logging, weak=False, dispatch_uid="i2m-logging")
 
 
@@ -88,6 +91,10 @@ def _record_task(
         metrics.report_dropped_lines("worker")
     except redis.RedisError as error:
         log.warning("metrics.task.unrecorded task=%s error=%s", task.name, error)
+
+
+def _give_back_memory(**_: Any) -> None:
+    heap.give_back()
 
 
 def _redis(task: Task) -> redis.Redis | None:
