@@ -19,6 +19,7 @@ def test_paths_sit_next_to_the_glb(tmp_path: Path) -> None:
         "chair.obj.zip",
         "chair.stl",
         "chair.ply",
+        "chair.3mf",
     ]
     with pytest.raises(ValueError, match="fbx"):
         converted_path(glb, "fbx")

@@ -24,7 +24,8 @@ CALLS_KEY = "test:provider:calls"
 
 
 class SleepyProvider:
-    """Takes `delay` seconds, reporting progress in steps; a red object fails."""
+    """Takes `delay` seconds, reporting progress in steps; a red object fails. Its model is a
+    closed icosphere 2 units across, or with `open` a bowl (its top faces removed)."""
 
     name = "sleepy"
     models = (
@@ -36,6 +37,7 @@ class SleepyProvider:
                 OptionSpec("delay", "float", default=0.2, minimum=0, maximum=60),
                 OptionSpec("steps", "int", default=4, minimum=1, maximum=100),
                 OptionSpec("crash", "bool", default=False),
+                OptionSpec("open", "bool", default=False),
             ),
         ),
     )
@@ -58,6 +60,8 @@ class SleepyProvider:
         if _is_red(request):
             raise ProviderError("TEST_RED_IMAGE", "Red images cannot be modelled by this provider")
         mesh = trimesh.creation.icosphere(subdivisions=2)
+        if request.options.get("open"):
+            mesh.update_faces(mesh.triangles_center[:, 1] < 0.9)
         path = request.work_dir / "model.glb"
         mesh.export(path)
         self.redis.rpush(CALLS_KEY, f"done {item}")

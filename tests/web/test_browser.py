@@ -80,12 +80,16 @@ def test_two_images_become_models_to_turn_and_download(
     assert_rendered(viewer.screenshot(), BLUE)
     expect(chair.locator(".faces")).not_to_be_empty()
     expect(chair.locator(".watertight")).to_have_text("Yes")
+    expect(chair.locator(".print")).to_contain_text("mm · 1 body · ")
+    expect(chair.locator(".print")).to_contain_text("cm³")
 
     with httpx.Client(base_url=stack.base_url) as client:  # no key: the links are signed
         glb = client.get(href(chair.get_by_role("link", name="Download chair.png as GLB")))
         assert glb.status_code == 200 and glb.content[:4] == b"glTF"
         stl = client.get(href(chair.get_by_role("link", name="Download chair.png as STL")))
         assert stl.status_code == 200 and len(stl.content) > 84
+        printable = client.get(href(chair.get_by_role("link", name="Download chair.png as 3MF")))
+        assert printable.status_code == 200 and printable.content[:2] == b"PK"
         archive = client.get(href(page.locator("#zip-link")))
         assert archive.status_code == 200
         assert sorted(zipfile.ZipFile(io.BytesIO(archive.content)).namelist()) == [

@@ -90,7 +90,7 @@ async def download_file(
     viewer: Annotated[Principal, Depends(_file_viewer)],
     format: Annotated[ModelFormat | None, Query()] = None,
 ) -> FileResponse:
-    """One file of the job; `?format=glb|obj|stl|ply` converts a model."""
+    """One file of the job; `?format=glb|obj|stl|ply|3mf` converts a model."""
     job = await services.jobs.get(job_id, viewer)
     path, media_type = await anyio.to_thread.run_sync(
         results.resolve, services.storage, job, filename, format
@@ -120,6 +120,7 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
             fmt: links.file(job.job_id, results.download_name(item.stem, fmt), ttl)
             for fmt in results.LISTED_FORMATS
         },
+        format_warnings=results.format_warnings(item),
         stats=item.stats,
         outputs=[
             ListedOutput(

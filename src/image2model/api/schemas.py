@@ -287,6 +287,9 @@ class ListedFile(BaseModel):
     created_time: float
     rendered_image: dict[str, Any] | None
     formats: dict[str, str]
+    format_warnings: dict[str, str] = {}
+    """Per format, what a program opening it will make of the model (an STL or 3MF of a mesh
+    that is not closed, say); absent when there is nothing to say."""
     stats: ModelStats | None
     outputs: list[ListedOutput] = []
     """Every other file the model's service returned (PBR or untextured meshes, other

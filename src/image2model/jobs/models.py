@@ -40,11 +40,25 @@ class ItemError(BaseModel):
     message: str
 
 
+class PrintReport(BaseModel):
+    """Whether the model prints as it is; sizes at 1 unit = 1 m (`meshes.printability`)."""
+
+    watertight: bool
+    winding_consistent: bool
+    bodies: int
+    area_mm2: float
+    volume_mm3: float | None = None
+    """Only for a closed mesh: an open one has no inside to measure."""
+    size_mm: list[float]
+
+
 class ModelStats(BaseModel):
     vertices: int
     faces: int
     watertight: bool
     bounds: list[list[float]] | None = None
+    printability: PrintReport | None = None
+    """Absent for models made before it was measured."""
     shape: str | None = None
     """The kind of shape the offline generator gave the model (inflate, slab or revolve)."""
 

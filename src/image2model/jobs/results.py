@@ -21,15 +21,31 @@ MEDIA_TYPES = {
     "obj": "application/zip",
     "stl": "model/stl",
     "ply": "application/octet-stream",
+    "3mf": "model/3mf",
     "png": "image/png",
     "zip": "application/zip",
 }
-ModelFormat = Literal["glb", "obj", "stl", "ply"]
-LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply")
+ModelFormat = Literal["glb", "obj", "stl", "ply", "3mf"]
+LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply", "3mf")
+PRINT_FORMATS: tuple[ModelFormat, ...] = ("stl", "3mf")
 
 
 def completed_items(job: Job) -> list[Item]:
     return [i for i in job.items if i.status is ItemStatus.COMPLETED and i.model_file]
+
+
+def format_warnings(item: Item) -> dict[str, str]:
+    """What a slicer will make of the model's STL or 3MF, when it is not simply printable."""
+    report = item.stats.printability if item.stats else None
+    if report is None:
+        return {}
+    if not report.watertight:
+        warning = "The mesh is not closed: a slicer may refuse it or fill its holes by guessing"
+    elif not report.winding_consistent:
+        warning = "Some faces point inwards: a slicer may print the wrong side of them"
+    else:
+        return {}
+    return dict.fromkeys(PRINT_FORMATS, warning)
 
 
 def expired(storage: Storage, job: Job) -> bool:

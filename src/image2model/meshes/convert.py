@@ -12,11 +12,12 @@ import trimesh
 from trimesh.exchange.obj import export_obj
 from trimesh.visual import TextureVisuals
 
+from image2model.meshes.threemf import export_3mf
 from image2model.meshes.validate import load_model
 from image2model.storage import atomic_write_bytes
 
-FORMATS = ("glb", "obj", "stl", "ply")
-_SUFFIX = {"glb": ".glb", "obj": ".obj.zip", "stl": ".stl", "ply": ".ply"}
+FORMATS = ("glb", "obj", "stl", "ply", "3mf")
+_SUFFIX = {"glb": ".glb", "obj": ".obj.zip", "stl": ".stl", "ply": ".ply", "3mf": ".3mf"}
 
 
 def converted_path(glb: Path, fmt: str) -> Path:
@@ -82,8 +83,13 @@ def _ply(mesh: trimesh.Trimesh, stem: str) -> bytes:
     return export_bytes(mesh, "ply", encoding="binary")
 
 
+def _3mf(mesh: trimesh.Trimesh, stem: str) -> bytes:
+    return export_3mf(mesh, stem)
+
+
 _EXPORTERS: dict[str, Callable[[trimesh.Trimesh, str], bytes]] = {
     "obj": _obj_zip,
     "stl": _stl,
     "ply": _ply,
+    "3mf": _3mf,
 }

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from image2model.meshes.printability import Printability, printability
+
 
 class InvalidModel(Exception):
     """The model file is unreadable, empty or broken; retrying the same file cannot help."""
@@ -27,6 +29,7 @@ class MeshStats:
     faces: int
     watertight: bool
     bounds: list[list[float]]
+    printability: Printability
 
 
 def load_model(path: Path) -> trimesh.Trimesh:
@@ -67,4 +70,5 @@ def mesh_stats(mesh: trimesh.Trimesh) -> MeshStats:
         faces=len(mesh.faces),
         watertight=is_closed(mesh),
         bounds=[[float(v) for v in corner] for corner in mesh.bounds],
+        printability=printability(mesh),
     )

@@ -2,7 +2,7 @@
 
 import { formatCount, fromTemplate, setStatus, showError } from "./dom.js";
 
-const FORMATS = ["glb", "obj", "stl", "ply"];
+const FORMATS = ["glb", "obj", "stl", "ply", "3mf"];
 // The offline generator's kinds of shape, as the card names them.
 const SHAPES = {
   inflate: "inflated from the outline",
@@ -55,7 +55,8 @@ export class Card {
       this.part(".stage").replaceChildren(viewer ? this.modelViewer(file) : this.preview(file));
     }
     this.showStats(file.stats);
-    this.showDownloads(file.formats);
+    this.showPrint(file.stats?.printability, file.format_warnings || {});
+    this.showDownloads(file.formats, file.format_warnings || {});
     this.showOutputs(file.outputs || []);
   }
 
@@ -104,7 +105,23 @@ export class Card {
     }
   }
 
-  showDownloads(formats) {
+  // Size at the model's own scale (1 unit = 1 m), bodies, volume; and what a slicer will say.
+  showPrint(report, warnings) {
+    if (!report) return;
+    const line = this.part(".print");
+    const size = report.size_mm.map((side) => formatCount(Math.round(side))).join(" × ");
+    const bodies = report.bodies === 1 ? "1 body" : `${formatCount(report.bodies)} bodies`;
+    const volume = report.volume_mm3 == null ? "open, no volume" : `${formatCount(Math.round(report.volume_mm3 / 1000))} cm³`;
+    line.textContent = `Prints ${size} mm · ${bodies} · ${volume}`;
+    const warning = warnings.stl || warnings["3mf"];
+    if (warning) {
+      const note = Object.assign(document.createElement("span"), { className: "warning", textContent: warning });
+      line.append(" · ", note);
+    }
+    line.hidden = false;
+  }
+
+  showDownloads(formats, warnings = {}) {
     const group = this.part(".downloads");
     group.setAttribute("aria-label", `Download the model of ${this.name}`);
     const links = FORMATS.filter((format) => formats[format]).map((format) => {
@@ -115,6 +132,11 @@ export class Card {
       link.textContent = format.toUpperCase();
       link.dataset.format = format;
       link.setAttribute("aria-label", `Download ${this.name} as ${format.toUpperCase()}`);
+      if (warnings[format]) {
+        link.title = warnings[format];
+        link.classList.add("warned");
+        link.textContent += " ⚠";
+      }
       return link;
     });
     group.replaceChildren(...links);

@@ -1,0 +1,58 @@
+"""Whether a model can go to a 3D printer as it is, in a slicer's terms and units.
+
+glTF's unit is the metre, so a model 1 unit tall prints 1,000 mm tall unless it is scaled;
+the figures are given at that scale. A mesh that is open as indexed is welded by position
+first: seams where a texture splits vertices are not holes to a slicer.
+
+Self-intersections are not looked for: finding them needs a collision library
+(python-fcl) or an O(n²) triangle test, too dear for every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import trimesh
+
+MM_PER_UNIT = 1000.0
+
+
+@dataclass(frozen=True)
+class Printability:
+    watertight: bool
+    """Closed: every edge shared by exactly two faces (after welding seams)."""
+    winding_consistent: bool
+    """Neighbouring faces agree on which side is outside."""
+    bodies: int
+    """Separate closed pieces; each prints as its own part."""
+    volume_mm3: float | None
+    """Only for a watertight mesh: an open one has no inside to measure."""
+    area_mm2: float
+    size_mm: list[float]
+    """Bounding box extents along x, y, z."""
+
+
+def printable_form(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The geometry as indexed when it is closed, else welded by position.
+
+    Welding is not always right: parts that touch at a point keep separate vertices there on
+    purpose (merged, the edges around that point would belong to four faces).
+    """
+    as_indexed = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    if as_indexed.is_watertight:
+        return as_indexed
+    return trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
+
+
+def printability(mesh: trimesh.Trimesh) -> Printability:
+    welded = printable_form(mesh)
+    watertight = bool(welded.is_watertight)
+    volume = abs(float(welded.volume)) * MM_PER_UNIT**3 if watertight else None
+    return Printability(
+        watertight=watertight,
+        winding_consistent=bool(welded.is_winding_consistent),
+        bodies=int(welded.body_count),
+        volume_mm3=None if volume is None else round(volume, 1),
+        area_mm2=round(float(welded.area) * MM_PER_UNIT**2, 1),
+        size_mm=[round(float(e) * MM_PER_UNIT, 2) for e in welded.extents],
+    )
