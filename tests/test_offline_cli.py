@@ -71,7 +71,7 @@ def test_all_good_exits_zero_with_glb_by_default(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--format", "glb,fbx"], "unknown format 'fbx'"),
+        (["--format", "glb,dae"], "unknown format 'dae'"),
         (["--provider", "nonexistent"], "unknown provider 'nonexistent'"),
     ],
 )
@@ -87,6 +87,32 @@ def test_usage_errors_exit_two_before_any_work(
     assert code == 2
     assert message in stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_formats_for_printers_phones_and_engines(
+    photos: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["-o", str(out), "--format", "3mf,usdz,fbx", "--face-limit", "2000"]
+    code, _, stderr = run(capsys, str(photos[0]), *args, "--provider", "local")
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["cup.3mf", "cup.fbx", "cup.png", "cup.usdz"]
+    assert (out / "cup.fbx").read_bytes().startswith(b"Kaydara FBX Binary")
+    assert zipfile.is_zipfile(out / "cup.3mf") and zipfile.is_zipfile(out / "cup.usdz")
+
+
+def test_fbx_without_its_converter_is_a_usage_error_saying_why(
+    photos: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSIMP_COMMAND", "/nonexistent/assimp")
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, str(photos[0]), "-o", str(out), "--format", "glb,fbx")
+    assert code == 2
+    assert "cannot write fbx: FBX needs ASSIMP_COMMAND=/nonexistent/assimp" in stderr
+    assert stderr.count("\n") == 1, "one line"
 
 
 def test_the_shape_is_chosen_on_the_command_line(

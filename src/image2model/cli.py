@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="make models from images, no server needed")
     generate.add_argument("images", nargs="+", help="image files (JPEG, PNG, WebP)")
     generate.add_argument("-o", "--output", default=".", help="output directory")
-    generate.add_argument("--format", default="glb", help="comma list of glb,obj,stl,ply,3mf")
+    generate.add_argument("--format", default="glb", help="comma list of glb,obj,stl,ply,3mf,usdz")
     generate.add_argument("--face-limit", type=int, default=None)
     generate.add_argument("--provider", default=None, help="local or fal")
     generate.add_argument(

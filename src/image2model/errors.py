@@ -101,6 +101,12 @@ class RateLimited(AppError):
     error_code = "RATE_LIMITED"
 
 
+class ConversionFailed(AppError):
+    """A stored model could not be written in the format asked for; the message says why."""
+
+    error_code = "CONVERSION_FAILED"
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     error_code = "SERVICE_UNAVAILABLE"

@@ -17,7 +17,14 @@ from image2model.providers.base import Cancelled, GenerationRequest, Provider, P
 from image2model.providers.registry import build_providers
 from image2model.storage import atomic_copy, unique_stems
 
-_FAILURES = (ProviderError, meshes.InvalidModel, AppError, Cancelled, OSError)
+_FAILURES = (
+    ProviderError,
+    meshes.InvalidModel,
+    meshes.ConversionFailed,
+    AppError,
+    Cancelled,
+    OSError,
+)
 
 
 class ProgressBar:
@@ -69,8 +76,12 @@ class _Context:
 def generate_command(args: argparse.Namespace) -> int:
     """Make a model for each of `args.images`; 0 if all succeeded, 1 if any failed, 2 on usage."""
     settings = load_settings()
+    tools = meshes.Tools.find(settings.ASSIMP_COMMAND)
     try:
         formats = parse_formats(args.format)
+        for fmt in formats:
+            if fmt in tools.unavailable():
+                raise ValueError(f"cannot write {fmt}: {tools.unavailable()[fmt]}")
         provider = _provider(args.provider or settings.default_provider, settings)
         options = _options(provider, args.shape)
     except ValueError as error:
@@ -84,7 +95,7 @@ def generate_command(args: argparse.Namespace) -> int:
     heap.keep_large_blocks_mapped()
     with tempfile.TemporaryDirectory(prefix="image2model-") as scratch:
         for image, stem in zip(images, unique_stems([i.name for i in images]), strict=True):
-            job = _Job(image, stem, Path(scratch) / stem, out_dir, settings)
+            job = _Job(image, stem, Path(scratch) / stem, out_dir, settings, tools)
             failed += not job.run(provider, formats, face_limit, options)
             heap.give_back()
     print(f"{len(images) - failed} of {len(images)} models written to {out_dir}")
@@ -119,10 +130,16 @@ class _Job:
     """One image: prepared, generated and post-processed in scratch, delivered to `out_dir`."""
 
     def __init__(
-        self, image: Path, stem: str, scratch: Path, out_dir: Path, settings: Settings
+        self,
+        image: Path,
+        stem: str,
+        scratch: Path,
+        out_dir: Path,
+        settings: Settings,
+        tools: meshes.Tools,
     ) -> None:
         self.image, self.stem, self.scratch, self.out_dir = image, stem, scratch, out_dir
-        self.settings = settings
+        self.settings, self.tools = settings, tools
         self.bar = ProgressBar(image.name, sys.stderr)
 
     def run(
@@ -168,7 +185,7 @@ class _Job:
         final = make_model(
             provider, request, context, result_dir=self.scratch / "final", stem=self.stem
         )
-        made = [meshes.convert(final.glb_path, fmt) for fmt in formats]
+        made = [meshes.convert(final.glb_path, fmt, self.tools) for fmt in formats]
         return [self._deliver(path) for path in [*made, final.preview_path]]
 
     def _deliver(self, path: Path) -> Path:

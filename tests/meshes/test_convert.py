@@ -20,9 +20,11 @@ def test_paths_sit_next_to_the_glb(tmp_path: Path) -> None:
         "chair.stl",
         "chair.ply",
         "chair.3mf",
+        "chair.usdz",
+        "chair.fbx",
     ]
-    with pytest.raises(ValueError, match="fbx"):
-        converted_path(glb, "fbx")
+    with pytest.raises(ValueError, match="dae"):
+        converted_path(glb, "dae")
 
 
 @pytest.mark.parametrize("fmt", ["stl", "ply"])

@@ -42,6 +42,7 @@ from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
 from image2model.jobs.store import JobStore
 from image2model.keys import RATE_LIMIT_PREFIX
+from image2model.meshes import Tools
 from image2model.ops.logconfig import configure_logging
 from image2model.ops.metrics import ChildRestarts
 from image2model.providers.fal.prices import PriceBook
@@ -103,6 +104,7 @@ def create_app(
             providers=providers,
             prices=PriceBook(settings, (m.id for m in providers["fal"].models)),
             started_at=time.time(),
+            tools=Tools.find(settings.ASSIMP_COMMAND),
         )
         app.state.services.prices.start()
         try:

@@ -16,6 +16,7 @@ from image2model.identity import Principal
 from image2model.jobs.events import EventHub
 from image2model.jobs.service import JobService
 from image2model.jobs.store import JobStore
+from image2model.meshes import Tools
 from image2model.providers.base import Provider
 from image2model.providers.fal.prices import PriceBook
 from image2model.storage import Storage
@@ -36,6 +37,8 @@ class Services:
     providers: dict[str, Provider]
     prices: PriceBook
     started_at: float
+    tools: Tools
+    """What the formats that need an outside program (FBX) have on this server."""
 
 
 async def get_services(request: Request) -> Services:

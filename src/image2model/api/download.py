@@ -58,7 +58,7 @@ async def download_direct(
             continue
         if results.holds(job, filename):
             path, media_type = await anyio.to_thread.run_sync(
-                results.resolve, services.storage, job, filename, None
+                results.resolve, services.storage, job, filename, None, services.tools
             )
             return FileResponse(path, media_type=media_type, filename=path.name)
     raise NotFound("File not found", error_code="FILE_NOT_FOUND")
@@ -90,10 +90,10 @@ async def download_file(
     viewer: Annotated[Principal, Depends(_file_viewer)],
     format: Annotated[ModelFormat | None, Query()] = None,
 ) -> FileResponse:
-    """One file of the job; `?format=glb|obj|stl|ply|3mf` converts a model."""
+    """One file of the job; `?format=glb|obj|stl|ply|3mf|usdz|fbx` converts a model."""
     job = await services.jobs.get(job_id, viewer)
     path, media_type = await anyio.to_thread.run_sync(
-        results.resolve, services.storage, job, filename, format
+        results.resolve, services.storage, job, filename, format, services.tools
     )
     name = path.name if format is None else results.download_name(path.stem.split(".")[0], format)
     return FileResponse(path, media_type=media_type, filename=name)
@@ -102,6 +102,7 @@ async def download_file(
 def _listed(services: Services, job: Job, item: Item) -> ListedFile:
     assert item.model_file is not None
     ttl, links = services.settings.DOWNLOAD_TOKEN_TTL, services.links
+    unavailable = services.tools.unavailable()
     preview = None
     if item.preview_file:
         preview = {
@@ -118,7 +119,10 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
         rendered_image=preview,
         formats={
             fmt: links.file(job.job_id, results.download_name(item.stem, fmt), ttl)
-            for fmt in results.LISTED_FORMATS
+            for fmt in results.listed_formats(item, unavailable)
+        },
+        unavailable_formats={
+            fmt: reason for fmt, reason in unavailable.items() if not results.provided(item, fmt)
         },
         format_warnings=results.format_warnings(item),
         stats=item.stats,

@@ -118,7 +118,9 @@ async def available(services: ServicesDep, principal: PrincipalDep) -> list[dict
             "name": model["id"],
             "description": model["description"],
             "type": "image_to_3d",
-            "supported_formats": list(results.LISTED_FORMATS),
+            "supported_formats": [
+                f for f in results.LISTED_FORMATS if f not in services.tools.unavailable()
+            ],
             "display_name": model["name"],
             "provider": provider["name"],
             "default": provider["name"] == default and model["id"] == provider["default_model"],
@@ -237,5 +239,7 @@ async def download_all(
 ) -> FileResponse:
     """Every model of a finished job in one format, as a ZIP."""
     job = await services.jobs.get(job_id, viewer)
-    path = await anyio.to_thread.run_sync(results.bundle, services.storage, job, format)
+    path = await anyio.to_thread.run_sync(
+        results.bundle, services.storage, job, format, services.tools
+    )
     return FileResponse(path, media_type="application/zip", filename=f"{job_id}-{format}.zip")

@@ -287,6 +287,9 @@ class ListedFile(BaseModel):
     created_time: float
     rendered_image: dict[str, Any] | None
     formats: dict[str, str]
+    unavailable_formats: dict[str, str] = {}
+    """Formats this server cannot make (its FBX converter is not installed), with the reason
+    and what would fix it."""
     format_warnings: dict[str, str] = {}
     """Per format, what a program opening it will make of the model (an STL or 3MF of a mesh
     that is not closed, say); absent when there is nothing to say."""

@@ -22,12 +22,17 @@ MEDIA_TYPES = {
     "stl": "model/stl",
     "ply": "application/octet-stream",
     "3mf": "model/3mf",
+    "usdz": "model/vnd.usdz+zip",
+    "fbx": "application/octet-stream",
     "png": "image/png",
     "zip": "application/zip",
 }
-ModelFormat = Literal["glb", "obj", "stl", "ply", "3mf"]
-LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply", "3mf")
+ModelFormat = Literal["glb", "obj", "stl", "ply", "3mf", "usdz", "fbx"]
+LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply", "3mf", "usdz", "fbx")
 PRINT_FORMATS: tuple[ModelFormat, ...] = ("stl", "3mf")
+PROVIDED_AS_IS: tuple[ModelFormat, ...] = ("usdz", "fbx")
+"""Formats in which a file the model's service returned is served instead of a conversion
+(theirs may carry what our GLB lost: rigs, PBR maps, their own AR tuning)."""
 
 
 def completed_items(job: Job) -> list[Item]:
@@ -81,9 +86,11 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def resolve(storage: Storage, job: Job, filename: str, fmt: str | None) -> tuple[Path, str]:
+def resolve(
+    storage: Storage, job: Job, filename: str, fmt: str | None, tools: meshes.Tools
+) -> tuple[Path, str]:
     """The file behind `filename` of `job` (converted to `fmt` if asked) and its media type;
-    410 when the job's files expired."""
+    410 when the job's files expired, 422 when this server cannot make the format."""
     for item in completed_items(job):
         kind = _kind(item, filename)
         if kind is None or (kind in ("preview", "output") and fmt is not None):
@@ -96,11 +103,36 @@ def resolve(storage: Storage, job: Job, filename: str, fmt: str | None) -> tuple
             if kind == "output":
                 path = _existing(storage.result_path(job.job_id, filename))
                 return path, mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            assert item.model_file is not None
             target = check_format(fmt) if fmt else kind
-            glb = _existing(storage.result_path(job.job_id, item.model_file))
-            return meshes.convert(glb, target), MEDIA_TYPES[target]
+            return model_in(storage, job, item, target, tools), MEDIA_TYPES[target]
     raise NotFound("File not found", error_code="FILE_NOT_FOUND")
+
+
+def provided(item: Item, fmt: str) -> str | None:
+    """The file the model's service returned in `fmt`, where we serve theirs as it came."""
+    if fmt not in PROVIDED_AS_IS:
+        return None
+    return next((o.file for o in item.outputs if o.file.lower().endswith(f".{fmt}")), None)
+
+
+def listed_formats(item: Item, unavailable: dict[str, str]) -> list[ModelFormat]:
+    """The formats the item's model downloads in here: all, less those this server cannot
+    make and the model's service did not return."""
+    return [f for f in LISTED_FORMATS if f not in unavailable or provided(item, f)]
+
+
+def model_in(storage: Storage, job: Job, item: Item, fmt: str, tools: meshes.Tools) -> Path:
+    """The item's model as `fmt`: the file the model's service returned in that format, as
+    it came, if there is one; else converted from the GLB (once, then cached)."""
+    kept = provided(item, fmt)
+    if kept is not None:
+        return _existing(storage.result_path(job.job_id, kept))
+    assert item.model_file is not None
+    glb = _existing(storage.result_path(job.job_id, item.model_file))
+    try:
+        return meshes.convert(glb, fmt, tools)
+    except meshes.FormatUnavailable as error:
+        raise InvalidField(str(error), details={"field": "format", "unavailable": fmt}) from None
 
 
 def holds(job: Job, filename: str) -> bool:
@@ -130,7 +162,7 @@ def _kind(item: Item, filename: str) -> str | None:
     return None
 
 
-def bundle(storage: Storage, job: Job, fmt: str) -> Path:
+def bundle(storage: Storage, job: Job, fmt: str, tools: meshes.Tools) -> Path:
     """Every model of a finished job in one format, as a ZIP (cached; results no longer change)."""
     if not job.status.is_terminal:
         raise Conflict("The job is still running", details={"status": job.status.value})
@@ -149,9 +181,8 @@ def bundle(storage: Storage, job: Job, fmt: str) -> Path:
         try:
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
                 for item in items:
-                    assert item.model_file is not None
-                    glb = _existing(storage.result_path(job.job_id, item.model_file))
-                    archive.write(meshes.convert(glb, fmt), download_name(item.stem, fmt))
+                    model = model_in(storage, job, item, fmt, tools)
+                    archive.write(model, download_name(item.stem, fmt))
             os.replace(partial, target)
         finally:
             with contextlib.suppress(FileNotFoundError):

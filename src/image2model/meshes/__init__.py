@@ -1,15 +1,19 @@
 """Post-processing shared by every provider: validate, decimate, convert, preview, stats."""
 
-from image2model.meshes.convert import FORMATS, convert, converted_path
+from image2model.meshes.assimp import ConversionFailed
+from image2model.meshes.convert import FORMATS, FormatUnavailable, Tools, convert, converted_path
 from image2model.meshes.finalize import FinalModel, finalize_model
 from image2model.meshes.preview import render_preview
 from image2model.meshes.validate import InvalidModel, MeshStats
 
 __all__ = [
     "FORMATS",
+    "ConversionFailed",
     "FinalModel",
+    "FormatUnavailable",
     "InvalidModel",
     "MeshStats",
+    "Tools",
     "convert",
     "converted_path",
     "finalize_model",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +14,23 @@ import trimesh
 from trimesh.exchange.obj import export_obj
 from trimesh.visual import TextureVisuals
 
+from image2model.meshes.assimp import Assimp, missing_reason
+from image2model.meshes.assimp import find as find_assimp
 from image2model.meshes.threemf import export_3mf
+from image2model.meshes.usdz import export_usdz
 from image2model.meshes.validate import load_model
 from image2model.storage import atomic_write_bytes
 
-FORMATS = ("glb", "obj", "stl", "ply", "3mf")
-_SUFFIX = {"glb": ".glb", "obj": ".obj.zip", "stl": ".stl", "ply": ".ply", "3mf": ".3mf"}
+FORMATS = ("glb", "obj", "stl", "ply", "3mf", "usdz", "fbx")
+_SUFFIX = {
+    "fbx": ".fbx",
+    "glb": ".glb",
+    "obj": ".obj.zip",
+    "stl": ".stl",
+    "ply": ".ply",
+    "3mf": ".3mf",
+    "usdz": ".usdz",
+}
 
 
 def converted_path(glb: Path, fmt: str) -> Path:
@@ -27,13 +40,49 @@ def converted_path(glb: Path, fmt: str) -> Path:
     return glb if fmt == "glb" else glb.with_name(glb.stem + _SUFFIX[fmt])
 
 
-def convert(glb: Path, fmt: str) -> Path:
-    """The `fmt` version of `glb`, written atomically unless an up-to-date copy exists."""
+class FormatUnavailable(Exception):
+    """This server lacks what the format needs; the message says what and how to get it."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The programs some formats need, as this server found them."""
+
+    assimp: Assimp | None = None
+    assimp_missing: str = missing_reason(None)
+
+    @classmethod
+    def find(cls, assimp_command: str | None) -> Tools:
+        """What ASSIMP_COMMAND names, else what is installed."""
+        return cls(find_assimp(assimp_command), missing_reason(assimp_command))
+
+    def unavailable(self) -> dict[str, str]:
+        """Formats this server cannot make, each with the reason."""
+        return {} if self.assimp else {"fbx": f"FBX needs {self.assimp_missing}"}
+
+
+def convert(glb: Path, fmt: str, tools: Tools | None = None) -> Path:
+    """The `fmt` version of `glb`, written atomically unless an up-to-date copy exists;
+    FormatUnavailable when `tools` lack what `fmt` needs."""
     target = converted_path(glb, fmt)
     if target == glb or _is_fresh(target, glb):
         return target
+    if fmt == "fbx":
+        return _fbx(glb, target, tools or Tools())
     mesh = load_model(glb)
     atomic_write_bytes(target, _EXPORTERS[fmt](mesh, glb.stem))
+    return target
+
+
+def _fbx(glb: Path, target: Path, tools: Tools) -> Path:
+    """FBX by assimp from the GLB itself (textures embedded; metres and +Y up, as read back)."""
+    if tools.assimp is None:
+        raise FormatUnavailable(tools.unavailable()["fbx"])
+    # assimp writes beside its own partial name; a private folder keeps two first downloads
+    # of the same model apart until the atomic rename
+    with tempfile.TemporaryDirectory(prefix=".fbx-", dir=target.parent) as scratch:
+        made = tools.assimp.export(glb, Path(scratch) / target.name, "fbx")
+        made.replace(target)
     return target
 
 
@@ -87,9 +136,14 @@ def _3mf(mesh: trimesh.Trimesh, stem: str) -> bytes:
     return export_3mf(mesh, stem)
 
 
+def _usdz(mesh: trimesh.Trimesh, stem: str) -> bytes:
+    return export_usdz(mesh)
+
+
 _EXPORTERS: dict[str, Callable[[trimesh.Trimesh, str], bytes]] = {
     "obj": _obj_zip,
     "stl": _stl,
     "ply": _ply,
     "3mf": _3mf,
+    "usdz": _usdz,
 }

@@ -52,6 +52,8 @@ def test_an_fbx_model_is_kept_and_served_as_glb(
         assert kept["filename"] == "chair-model_mesh.fbx"
         fbx = browser.get(kept["url"])
         assert fbx.status_code == 200 and fbx.content == fal.file_data("model.fbx")
+        theirs = browser.get(entry["formats"]["fbx"])
+        assert theirs.content == fbx.content, "the listing's FBX is fal's, not a conversion"
 
 
 def test_a_broken_fbx_fails_the_item_saying_why(

@@ -110,6 +110,9 @@ def test_each_endpoint_gets_its_own_field_names(
                 got = client.get(output["url"], headers={"Authorization": ""})
                 assert got.status_code == 200 and len(got.content) == output["size"] > 0
                 assert output["filename"].startswith(item["stem"] + "-")
+                if output["name"] == "model_urls.usdz":  # their USDZ is the listing's
+                    theirs = client.get(listed["formats"]["usdz"], headers={"Authorization": ""})
+                    assert theirs.content == got.content, "served as fal sent it"
         assert {o["name"] for o in item["outputs"]} == kept, model
 
 

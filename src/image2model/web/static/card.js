@@ -2,7 +2,7 @@
 
 import { formatCount, fromTemplate, setStatus, showError } from "./dom.js";
 
-const FORMATS = ["glb", "obj", "stl", "ply", "3mf"];
+const FORMATS = ["glb", "obj", "stl", "ply", "3mf", "usdz", "fbx"];
 // The offline generator's kinds of shape, as the card names them.
 const SHAPES = {
   inflate: "inflated from the outline",
