@@ -3,11 +3,13 @@ warnings, USDZ for AR Quick Look."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
 import lib3mf
 import numpy as np
+from PIL import Image
 from pxr import Usd, UsdGeom, UsdUtils
 
 from tests.conftest import Stack, image_bytes
@@ -16,7 +18,8 @@ from tests.support.sse import read_until_terminal
 
 
 def listed_file(stack: Stack, **fields: str) -> dict:
-    job = upload(stack, [("ball.png", image_bytes())], delay="0", **fields)
+    fields = {"delay": "0", **fields} if "provider" not in fields else fields
+    job = upload(stack, [("ball.png", image_bytes())], **fields)
     with stack.client() as client:
         events = read_until_terminal(client, job["stream_url"])
         assert events[-1].event == "task_completed", events[-1].data
@@ -110,3 +113,31 @@ def test_without_its_converter_fbx_is_listed_unavailable_with_the_reason(make_st
         assert refused.status_code == 422, refused.text
         assert "ASSIMP_COMMAND" in refused.json()["message"]
     assert all("fbx" not in model["supported_formats"] for model in available)
+
+
+def test_the_turntable_turns_the_model_once_as_webp_and_gif(stack: Stack) -> None:
+    stack.start_worker(concurrency=1)
+    # a thin plate with a blue disc on its face, from the offline generator
+    entry = listed_file(stack, provider="local", face_limit="2000", shape="slab")
+    turntable = entry["rendered_turntable"]
+    assert turntable["content_type"] == "image/webp"
+    with stack.client(key=None) as browser:
+        webp = browser.get(turntable["url"])
+        gif = browser.get(turntable["gif_url"])
+        again = browser.get(turntable["url"])
+        refused = browser.get(turntable["url"] + "&format=stl")
+    assert webp.headers["content-type"] == "image/webp" and again.content == webp.content
+    assert gif.headers["content-type"] == "image/gif"
+    assert refused.status_code == 404, "a turntable converts to nothing"
+    frames = []
+    for data in (webp.content, gif.content):
+        with Image.open(io.BytesIO(data)) as animation:
+            assert animation.is_animated and animation.n_frames == 24
+            assert animation.size == (256, 256)
+            animation.seek(0)
+            first = np.asarray(animation.convert("RGB"), dtype=np.int16)
+            animation.seek(8)  # a third of a turn on: from 35° left of the front to 85° right
+            frames.append((first, np.asarray(animation.convert("RGB"), dtype=np.int16)))
+    for first, later in frames:
+        facing, edge_on = ((image[..., 2] - image[..., 0] > 60).sum() for image in (first, later))
+        assert facing > 3 * edge_on, "the plate turns edge on"

@@ -76,6 +76,8 @@ def test_two_images_become_models_to_turn_and_download(
     chair = card(page, "chair.png")
     expect(chair).to_have_attribute("data-model", "loaded")
     viewer = chair.locator("model-viewer")
+    # until the 3D view loads, the card shows the model turning
+    assert ".turntable.webp?" in (viewer.get_attribute("poster") or "")
     wait_until(lambda: viewer.evaluate("el => el.modelIsVisible"), message="model never shown")
     assert_rendered(viewer.screenshot(), BLUE)
     expect(chair.locator(".faces")).not_to_be_empty()

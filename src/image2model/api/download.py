@@ -110,6 +110,11 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
             "content_type": "image/png",
             "file_size": item.preview_size,
         }
+    turntable = {
+        "url": links.file(job.job_id, results.turntable_name(item, "webp"), ttl),
+        "content_type": "image/webp",
+        "gif_url": links.file(job.job_id, results.turntable_name(item, "gif"), ttl),
+    }
     return ListedFile(
         file_id=item.file_id,
         filename=item.model_file,
@@ -117,6 +122,7 @@ def _listed(services: Services, job: Job, item: Item) -> ListedFile:
         mime_type=results.MEDIA_TYPES["glb"],
         created_time=item.finished_at or job.updated_at,
         rendered_image=preview,
+        rendered_turntable=turntable,
         formats={
             fmt: links.file(job.job_id, results.download_name(item.stem, fmt), ttl)
             for fmt in results.listed_formats(item, unavailable)

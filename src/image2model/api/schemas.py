@@ -286,6 +286,9 @@ class ListedFile(BaseModel):
     mime_type: str
     created_time: float
     rendered_image: dict[str, Any] | None
+    rendered_turntable: dict[str, Any] | None = None
+    """The model turning once: `url` (animated WebP), `gif_url` (the same as a GIF); made on
+    first request, about 1.5 s."""
     formats: dict[str, str]
     unavailable_formats: dict[str, str] = {}
     """Formats this server cannot make (its FBX converter is not installed), with the reason

@@ -25,11 +25,15 @@ MEDIA_TYPES = {
     "usdz": "model/vnd.usdz+zip",
     "fbx": "application/octet-stream",
     "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
     "zip": "application/zip",
 }
 ModelFormat = Literal["glb", "obj", "stl", "ply", "3mf", "usdz", "fbx"]
 LISTED_FORMATS: tuple[ModelFormat, ...] = ("glb", "obj", "stl", "ply", "3mf", "usdz", "fbx")
 PRINT_FORMATS: tuple[ModelFormat, ...] = ("stl", "3mf")
+TURNTABLES = {"turntable": "webp", "turntable_gif": "gif"}
+"""The two files of a model's turntable, rendered on first request."""
 PROVIDED_AS_IS: tuple[ModelFormat, ...] = ("usdz", "fbx")
 """Formats in which a file the model's service returned is served instead of a conversion
 (theirs may carry what our GLB lost: rigs, PBR maps, their own AR tuning)."""
@@ -93,13 +97,17 @@ def resolve(
     410 when the job's files expired, 422 when this server cannot make the format."""
     for item in completed_items(job):
         kind = _kind(item, filename)
-        if kind is None or (kind in ("preview", "output") and fmt is not None):
+        if kind is None or (kind in ("preview", "output", *TURNTABLES) and fmt is not None):
             continue
         if expired(storage, job):
             raise _gone(job)
         with _files_of(job):
             if kind == "preview":
                 return _existing(storage.result_path(job.job_id, filename)), MEDIA_TYPES["png"]
+            if kind in TURNTABLES:
+                assert item.model_file is not None
+                glb = _existing(storage.result_path(job.job_id, item.model_file))
+                return meshes.turntable(glb, TURNTABLES[kind]), MEDIA_TYPES[TURNTABLES[kind]]
             if kind == "output":
                 path = _existing(storage.result_path(job.job_id, filename))
                 return path, mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -151,9 +159,17 @@ def download_name(stem: str, fmt: str) -> str:
     return f"{stem}.zip" if fmt == "obj" else f"{stem}.{fmt}"
 
 
+def turntable_name(item: Item, kind: str) -> str:
+    """What the item's turntable is called: `<stem>.turntable.webp` (or `.gif`)."""
+    return f"{item.stem}.turntable.{kind}"
+
+
 def _kind(item: Item, filename: str) -> str | None:
     if filename == item.preview_file:
         return "preview"
+    for kind, image in TURNTABLES.items():
+        if filename == turntable_name(item, image):
+            return kind
     if any(filename == output.file for output in item.outputs):
         return "output"
     for fmt in meshes.FORMATS:

@@ -1,7 +1,14 @@
 """Post-processing shared by every provider: validate, decimate, convert, preview, stats."""
 
 from image2model.meshes.assimp import ConversionFailed
-from image2model.meshes.convert import FORMATS, FormatUnavailable, Tools, convert, converted_path
+from image2model.meshes.convert import (
+    FORMATS,
+    FormatUnavailable,
+    Tools,
+    convert,
+    converted_path,
+    turntable,
+)
 from image2model.meshes.finalize import FinalModel, finalize_model
 from image2model.meshes.preview import render_preview
 from image2model.meshes.validate import InvalidModel, MeshStats
@@ -18,4 +25,5 @@ __all__ = [
     "converted_path",
     "finalize_model",
     "render_preview",
+    "turntable",
 ]

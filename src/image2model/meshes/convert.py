@@ -16,8 +16,8 @@ from trimesh.visual import TextureVisuals
 
 from image2model.meshes.assimp import Assimp, missing_reason
 from image2model.meshes.assimp import find as find_assimp
+from image2model.meshes.preview import render_turntable
 from image2model.meshes.threemf import export_3mf
-from image2model.meshes.usdz import export_usdz
 from image2model.meshes.validate import load_model
 from image2model.storage import atomic_write_bytes
 
@@ -72,6 +72,17 @@ def convert(glb: Path, fmt: str, tools: Tools | None = None) -> Path:
     mesh = load_model(glb)
     atomic_write_bytes(target, _EXPORTERS[fmt](mesh, glb.stem))
     return target
+
+
+TURNTABLE_SUFFIXES = {"webp": ".turntable.webp", "gif": ".turntable.gif"}
+
+
+def turntable(glb: Path, kind: str) -> Path:
+    """The model's turntable as `kind` (webp or gif), rendered once with the other, cached."""
+    paths = {k: glb.with_name(glb.stem + suffix) for k, suffix in TURNTABLE_SUFFIXES.items()}
+    if not all(_is_fresh(path, glb) for path in paths.values()):
+        render_turntable(glb, paths["webp"], paths["gif"])
+    return paths[kind]
 
 
 def _fbx(glb: Path, target: Path, tools: Tools) -> Path:
@@ -137,6 +148,10 @@ def _3mf(mesh: trimesh.Trimesh, stem: str) -> bytes:
 
 
 def _usdz(mesh: trimesh.Trimesh, stem: str) -> bytes:
+    # imported on first use: Pixar's USD library adds 78 MB to a process that loads it, and
+    # workers, which never write USDZ, would carry it for nothing
+    from image2model.meshes.usdz import export_usdz
+
     return export_usdz(mesh)
 
 

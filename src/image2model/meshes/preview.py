@@ -1,7 +1,9 @@
-"""Preview PNGs without a GPU: a lit three-quarter view through the numpy rasterizer."""
+"""Previews without a GPU, through the numpy rasterizer: a lit three-quarter view as PNG, and
+a turntable (the model turning once about its vertical axis) as animated WebP and GIF."""
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,8 @@ import cv2
 import numpy as np
 import trimesh
 from numpy.typing import NDArray
+from PIL import Image
+from scipy.spatial import cKDTree
 from trimesh.visual import ColorVisuals, TextureVisuals
 
 from image2model.meshes.raster import Coverage, rasterize
@@ -22,6 +26,10 @@ BACKGROUND = np.array([236, 238, 241], dtype=np.float32)
 AZIMUTH, ELEVATION = math.radians(-35), math.radians(20)
 KEY = np.array([-0.45, 0.6, 0.66])
 FILL = np.array([0.7, -0.1, 0.7])
+TURNTABLE_FRAMES = 24
+TURNTABLE_SIZE = 256
+TURNTABLE_SECONDS = 3.0
+"""One turn: 24 frames of 256 px, 8 frames a second (about 1.3 s on one core at 50k faces)."""
 
 
 @dataclass(frozen=True)
@@ -34,25 +42,109 @@ class _Part:
     visual: object
     facing: NDArray[np.bool_]
     """Faces that can be seen: on a closed mesh, those turned towards the camera."""
+    rotation: NDArray[np.float64]
+    """From model space to view space."""
+
+
+@dataclass(frozen=True)
+class _Solid:
+    """One mesh of the scene and what shading needs that no view changes."""
+
+    mesh: trimesh.Trimesh
+    vertex_normals: NDArray[np.float64]
+    face_normals: NDArray[np.float64]
+    closed: bool
+    """A closed, consistent surface: its back faces are hidden and can be culled."""
+
+    @classmethod
+    def of(cls, mesh: trimesh.Trimesh) -> _Solid:
+        closed = bool(mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0)
+        return cls(mesh, np.asarray(mesh.vertex_normals), np.asarray(mesh.face_normals), closed)
 
 
 def render_preview(mesh_path: Path, out_png: Path, size: int = 512) -> None:
     """Write a size×size PNG of the model seen from the front-right, slightly above."""
-    parts = _view_parts(_load_parts(mesh_path))
-    canvas = size * SUPERSAMPLE
-    screen, faces, origin = _to_screen(parts, canvas)
-    coverage = rasterize(screen, faces, canvas)
-    image = np.tile(BACKGROUND, (canvas * canvas, 1))
-    image[coverage.pixels] = _shade(parts, faces, origin, coverage)
-    small = cv2.resize(image.reshape(canvas, canvas, 3), (size, size), interpolation=cv2.INTER_AREA)
-    pixels = np.clip(small + 0.5, 0, 255).astype(np.uint8)
+    parts = _view_parts(_load_parts(mesh_path), AZIMUTH)
+    pixels = _render(parts, size)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"Cannot encode preview {out_png.name}")
     atomic_write_bytes(out_png, encoded.tobytes())
 
 
-def _load_parts(path: Path) -> list[trimesh.Trimesh]:
+def render_turntable(
+    mesh_path: Path,
+    out_webp: Path,
+    out_gif: Path,
+    *,
+    frames: int = TURNTABLE_FRAMES,
+    size: int = TURNTABLE_SIZE,
+) -> None:
+    """Write the model turning once, from the preview's first view round to it again, as an
+    animated WebP and a GIF of the same frames (at one scale, so the model does not jump)."""
+    meshes = _load_parts(mesh_path)
+    vertices = np.concatenate([m.mesh.vertices for m in meshes])
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    axis = (low + high) / 2
+    # wide enough for the widest turn about the vertical axis, and for the height
+    reach = float(np.hypot(vertices[:, 0] - axis[0], vertices[:, 2] - axis[2]).max())
+    span = max(2 * reach, float(high[1] - low[1]))
+    images = []
+    for frame in range(frames):
+        parts = _view_parts(meshes, AZIMUTH + 2 * math.pi * frame / frames)
+        images.append(Image.fromarray(_render(parts, size, span=span, centre=axis)))
+    duration = round(1000 * TURNTABLE_SECONDS / frames)
+    _save_animation(out_webp, images, "WEBP", duration, quality=80, method=4)
+    _save_animation(out_gif, _one_palette(images), "GIF", duration)
+
+
+def _save_animation(
+    path: Path, frames: list[Image.Image], fmt: str, duration: int, **options: int
+) -> None:
+    buffer = io.BytesIO()
+    first, *rest = frames
+    first.save(buffer, fmt, save_all=True, append_images=rest, duration=duration, loop=0, **options)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _one_palette(images: list[Image.Image]) -> list[Image.Image]:
+    """The frames in 256 colours of one palette, so that they do not flicker: the palette is
+    the first frame's (octree), each pixel takes its nearest entry through a table over 32
+    levels a channel (Pillow's own conversion of each RGB frame took 0.7 s for 24 frames)."""
+    palette_image = images[0].quantize(256, method=Image.Quantize.FASTOCTREE)
+    palette = np.asarray(palette_image.getpalette() or [], dtype=np.float32).reshape(-1, 3)
+    levels = np.arange(4, 256, 8, dtype=np.float32)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 3)
+    _, nearest = cKDTree(palette).query(grid)
+    table = np.asarray(nearest, dtype=np.uint8).reshape(32, 32, 32)
+    entries = palette.astype(np.uint8).reshape(-1).tolist()
+    indexed = []
+    for image in images:
+        rgb = np.asarray(image) >> 3
+        frame = Image.fromarray(table[rgb[..., 0], rgb[..., 1], rgb[..., 2]], mode="P")
+        frame.putpalette(entries)
+        indexed.append(frame)
+    return indexed
+
+
+def _render(
+    parts: list[_Part],
+    size: int,
+    span: float | None = None,
+    centre: NDArray[np.float64] | None = None,
+) -> NDArray[np.uint8]:
+    """The parts lit on the background, size×size RGB; fitted to them unless `span` (model
+    units across the frame) and `centre` (in model space, unrotated) are given."""
+    canvas = size * SUPERSAMPLE
+    screen, faces, origin = _to_screen(parts, canvas, span, centre)
+    coverage = rasterize(screen, faces, canvas)
+    image = np.tile(BACKGROUND, (canvas * canvas, 1))
+    image[coverage.pixels] = _shade(parts, faces, origin, coverage)
+    small = cv2.resize(image.reshape(canvas, canvas, 3), (size, size), interpolation=cv2.INTER_AREA)
+    return np.asarray(np.clip(small + 0.5, 0, 255), dtype=np.uint8)
+
+
+def _load_parts(path: Path) -> list[_Solid]:
     try:
         loaded = trimesh.load(str(path))
     # Each trimesh loader fails with its own exception types on malformed input.
@@ -62,11 +154,11 @@ def _load_parts(path: Path) -> list[trimesh.Trimesh]:
     meshes = [m for m in found if isinstance(m, trimesh.Trimesh) and len(m.faces)]
     if not meshes:
         raise InvalidModel(f"{path.name} holds no triangle mesh to preview")
-    return meshes
+    return [_Solid.of(m) for m in meshes]
 
 
-def _view_parts(meshes: list[trimesh.Trimesh]) -> list[_Part]:
-    rotation = _rotation_x(ELEVATION) @ _rotation_y(AZIMUTH)
+def _view_parts(meshes: list[_Solid], azimuth: float) -> list[_Part]:
+    rotation = _rotation_x(ELEVATION) @ _rotation_y(azimuth)
     return [_view_part(m, rotation) for m in meshes]
 
 
@@ -80,26 +172,32 @@ def _rotation_x(angle: float) -> NDArray[np.float64]:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def _view_part(mesh: trimesh.Trimesh, rotation: NDArray[np.float64]) -> _Part:
-    normals = mesh.vertex_normals @ rotation.T
+def _view_part(solid: _Solid, rotation: NDArray[np.float64]) -> _Part:
+    mesh = solid.mesh
+    normals = solid.vertex_normals @ rotation.T
     # Culling back faces halves the work, but only a closed, consistent surface hides them.
-    if mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0:
-        facing = (mesh.face_normals @ rotation.T)[:, 2] > 0
+    if solid.closed:
+        facing = (solid.face_normals @ rotation.T)[:, 2] > 0
     else:
         facing = np.ones(len(mesh.faces), dtype=bool)
         # Two-sided lighting: an open mesh shows its inside rather than a black hole.
         normals = normals * np.where(normals[:, 2:3] < 0, -1.0, 1.0)
-    return _Part(mesh.vertices @ rotation.T, mesh.faces, normals, mesh.visual, facing)
+    return _Part(mesh.vertices @ rotation.T, mesh.faces, normals, mesh.visual, facing, rotation)
 
 
 def _to_screen(
-    parts: list[_Part], canvas: int
+    parts: list[_Part],
+    canvas: int,
+    span: float | None = None,
+    pivot: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
-    """All parts in pixels (orthographic, fitted), the visible faces, and (part, face) of each."""
+    """All parts in pixels (orthographic; fitted, or `span` units across), the visible faces,
+    and (part, face) of each."""
     vertices = np.concatenate([p.vertices for p in parts])
     low, high = vertices.min(axis=0), vertices.max(axis=0)
-    scale = 0.86 * canvas / max(float((high - low)[:2].max()), 1e-9)
-    centre = (low + high) / 2
+    across = span if span is not None else float((high - low)[:2].max())
+    scale = 0.86 * canvas / max(across, 1e-9)
+    centre = (low + high) / 2 if pivot is None else parts[0].rotation @ pivot
     screen = np.column_stack(
         [
             (vertices[:, 0] - centre[0]) * scale + canvas / 2,

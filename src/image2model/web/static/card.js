@@ -72,7 +72,8 @@ export class Card {
       "interaction-prompt": "none",
       loading: "eager",
     };
-    if (file.rendered_image) attributes.poster = file.rendered_image.url;
+    const poster = file.rendered_turntable ?? file.rendered_image; // the model turning, if listed
+    if (poster) attributes.poster = poster.url;
     for (const [name, value] of Object.entries(attributes)) model.setAttribute(name, value);
     model.addEventListener("load", () => (this.element.dataset.model = "loaded"));
     model.addEventListener("error", () => {
@@ -87,7 +88,9 @@ export class Card {
     const image = document.createElement("img");
     image.className = "poster";
     image.alt = `Preview of the model made from ${this.name}`;
-    if (file.rendered_image) image.src = file.rendered_image.url;
+    const still = file.rendered_image?.url;
+    image.src = file.rendered_turntable?.url ?? still ?? "";
+    if (still) image.addEventListener("error", () => (image.src = still), { once: true });
     return image;
   }
 
