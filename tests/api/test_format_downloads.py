@@ -52,6 +52,23 @@ def test_a_model_downloads_as_3mf_in_millimetres_with_its_print_report(stack: St
     corners = np.array([list(v.Coordinates) for v in body.GetVertices()])
     assert np.allclose(np.ptp(corners, axis=0), report["size_mm"], atol=0.01)
 
+    # sized for the printer: the longest side as asked, each size made once and kept
+    with stack.client(key=None) as browser:
+        small = browser.get(entry["formats"]["3mf"] + "&size_mm=80")
+        again = browser.get(entry["formats"]["3mf"] + "&size_mm=80")
+        not_a_print = browser.get(entry["formats"]["glb"] + "&size_mm=80")
+        nonsense = browser.get(entry["formats"]["3mf"] + "&size_mm=0")
+    assert small.status_code == 200 and small.content == again.content
+    assert 'filename="ball.3mf"' in small.headers["content-disposition"]
+    sized = lib3mf.get_wrapper().CreateModel()
+    sized.QueryReader("3mf").ReadFromBuffer(small.content)
+    objects = sized.GetMeshObjects()
+    objects.MoveNext()
+    points = np.array([list(v.Coordinates) for v in objects.GetCurrentMeshObject().GetVertices()])
+    assert np.isclose(np.ptp(points, axis=0).max(), 80.0)
+    assert not_a_print.status_code == 422 and "3mf" in not_a_print.json()["message"]
+    assert nonsense.status_code == 422
+
 
 def test_an_open_model_warns_before_its_stl_or_3mf_is_printed(stack: Stack) -> None:
     stack.start_worker(concurrency=1)

@@ -152,3 +152,12 @@ def test_a_generated_model_becomes_a_closed_textured_3mf(coffee_glb: Path) -> No
     assert model.GetTexture2DGroups().Count() == 1
     size = np.ptp(corners(body), axis=0)
     assert np.allclose(size, np.array(original.extents)[[0, 2, 1]] * 1000, rtol=1e-4)
+
+
+def test_each_size_is_its_own_cached_file(coffee_glb: Path) -> None:
+    plain, small = convert(coffee_glb, "3mf"), convert(coffee_glb, "3mf", size_mm=120)
+    assert small.name == "model.120mm.3mf" and plain.name == "model.3mf"
+    size = np.ptp(corners(the_object(read_3mf(small.read_bytes()))), axis=0)
+    assert np.isclose(size.max(), 120.0)
+    with pytest.raises(ValueError, match="3mf only"):
+        converted_path(coffee_glb, "stl", 120)

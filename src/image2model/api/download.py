@@ -18,6 +18,8 @@ from image2model.jobs.models import Item, Job
 from image2model.jobs.results import ModelFormat
 
 router = APIRouter(prefix="/download", tags=["download"])
+MAX_PRINT_MM = 10_000.0
+"""The largest size a 3MF may be asked for: 10 m, beyond any printer."""
 DIRECT_SEARCH_JOBS = 200
 """How many of the caller's newest jobs `/download/direct/{filename}` looks through."""
 
@@ -89,13 +91,19 @@ async def download_file(
     services: ServicesDep,
     viewer: Annotated[Principal, Depends(_file_viewer)],
     format: Annotated[ModelFormat | None, Query()] = None,
+    size_mm: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_PRINT_MM, description="3MF only: the longest side, in millimetres"),
+    ] = None,
 ) -> FileResponse:
-    """One file of the job; `?format=glb|obj|stl|ply|3mf|usdz|fbx` converts a model."""
+    """One file of the job; `?format=glb|obj|stl|ply|3mf|usdz|fbx` converts a model, and
+    `size_mm` scales a 3MF to print that long."""
     job = await services.jobs.get(job_id, viewer)
     path, media_type = await anyio.to_thread.run_sync(
-        results.resolve, services.storage, job, filename, format, services.tools
+        results.resolve, services.storage, job, filename, format, services.tools, size_mm
     )
-    name = path.name if format is None else results.download_name(path.stem.split(".")[0], format)
+    # the name asked for (a size or a service's own file does not rename it); as `format`
+    name = filename if format is None else results.download_name(filename.split(".")[0], format)
     return FileResponse(path, media_type=media_type, filename=name)
 
 

@@ -91,14 +91,26 @@ def check_format(fmt: str) -> str:
 
 
 def resolve(
-    storage: Storage, job: Job, filename: str, fmt: str | None, tools: meshes.Tools
+    storage: Storage,
+    job: Job,
+    filename: str,
+    fmt: str | None,
+    tools: meshes.Tools,
+    size_mm: float | None = None,
 ) -> tuple[Path, str]:
-    """The file behind `filename` of `job` (converted to `fmt` if asked) and its media type;
-    410 when the job's files expired, 422 when this server cannot make the format."""
+    """The file behind `filename` of `job` (converted to `fmt` if asked, at `size_mm` for a
+    print format) and its media type; 410 when the job's files expired, 422 when this server
+    cannot make the format."""
     for item in completed_items(job):
         kind = _kind(item, filename)
         if kind is None or (kind in ("preview", "output", *TURNTABLES) and fmt is not None):
             continue
+        target = check_format(fmt) if fmt else kind
+        if size_mm is not None and target not in meshes.SIZED:
+            raise InvalidField(
+                f"size_mm applies to format={' or '.join(meshes.SIZED)} only",
+                details={"field": "size_mm", "formats": list(meshes.SIZED)},
+            )
         if expired(storage, job):
             raise _gone(job)
         with _files_of(job):
@@ -111,8 +123,7 @@ def resolve(
             if kind == "output":
                 path = _existing(storage.result_path(job.job_id, filename))
                 return path, mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            target = check_format(fmt) if fmt else kind
-            return model_in(storage, job, item, target, tools), MEDIA_TYPES[target]
+            return model_in(storage, job, item, target, tools, size_mm), MEDIA_TYPES[target]
     raise NotFound("File not found", error_code="FILE_NOT_FOUND")
 
 
@@ -129,7 +140,14 @@ def listed_formats(item: Item, unavailable: dict[str, str]) -> list[ModelFormat]
     return [f for f in LISTED_FORMATS if f not in unavailable or provided(item, f)]
 
 
-def model_in(storage: Storage, job: Job, item: Item, fmt: str, tools: meshes.Tools) -> Path:
+def model_in(
+    storage: Storage,
+    job: Job,
+    item: Item,
+    fmt: str,
+    tools: meshes.Tools,
+    size_mm: float | None = None,
+) -> Path:
     """The item's model as `fmt`: the file the model's service returned in that format, as
     it came, if there is one; else converted from the GLB (once, then cached)."""
     kept = provided(item, fmt)
@@ -138,7 +156,7 @@ def model_in(storage: Storage, job: Job, item: Item, fmt: str, tools: meshes.Too
     assert item.model_file is not None
     glb = _existing(storage.result_path(job.job_id, item.model_file))
     try:
-        return meshes.convert(glb, fmt, tools)
+        return meshes.convert(glb, fmt, tools, size_mm=size_mm)
     except meshes.FormatUnavailable as error:
         raise InvalidField(str(error), details={"field": "format", "unavailable": fmt}) from None
 

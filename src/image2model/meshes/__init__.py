@@ -3,6 +3,7 @@
 from image2model.meshes.assimp import ConversionFailed
 from image2model.meshes.convert import (
     FORMATS,
+    SIZED,
     FormatUnavailable,
     Tools,
     convert,
@@ -15,6 +16,7 @@ from image2model.meshes.validate import InvalidModel, MeshStats
 
 __all__ = [
     "FORMATS",
+    "SIZED",
     "ConversionFailed",
     "FinalModel",
     "FormatUnavailable",

@@ -33,10 +33,18 @@ _SUFFIX = {
 }
 
 
-def converted_path(glb: Path, fmt: str) -> Path:
-    """Where the `fmt` version of `glb` lives (the GLB itself for "glb")."""
+SIZED = ("3mf",)
+"""Formats made at a size asked for (`size_mm`, the longest side), for printing."""
+
+
+def converted_path(glb: Path, fmt: str, size_mm: float | None = None) -> Path:
+    """Where the `fmt` version of `glb` lives (the GLB itself for "glb"); one per size."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if size_mm is not None:
+        if fmt not in SIZED:
+            raise ValueError(f"A size applies to {', '.join(SIZED)} only, not {fmt}")
+        return glb.with_name(f"{glb.stem}.{size_mm:g}mm{_SUFFIX[fmt]}")
     return glb if fmt == "glb" else glb.with_name(glb.stem + _SUFFIX[fmt])
 
 
@@ -61,16 +69,22 @@ class Tools:
         return {} if self.assimp else {"fbx": f"FBX needs {self.assimp_missing}"}
 
 
-def convert(glb: Path, fmt: str, tools: Tools | None = None) -> Path:
-    """The `fmt` version of `glb`, written atomically unless an up-to-date copy exists;
-    FormatUnavailable when `tools` lack what `fmt` needs."""
-    target = converted_path(glb, fmt)
+def convert(
+    glb: Path, fmt: str, tools: Tools | None = None, *, size_mm: float | None = None
+) -> Path:
+    """The `fmt` version of `glb` (its longest side `size_mm` long, for a SIZED format),
+    written atomically unless an up-to-date copy exists; FormatUnavailable when `tools` lack
+    what `fmt` needs."""
+    target = converted_path(glb, fmt, size_mm)
     if target == glb or _is_fresh(target, glb):
         return target
     if fmt == "fbx":
         return _fbx(glb, target, tools or Tools())
     mesh = load_model(glb)
-    atomic_write_bytes(target, _EXPORTERS[fmt](mesh, glb.stem))
+    exported = (
+        export_3mf(mesh, glb.stem, size_mm) if fmt == "3mf" else _EXPORTERS[fmt](mesh, glb.stem)
+    )
+    atomic_write_bytes(target, exported)
     return target
 
 
@@ -143,10 +157,6 @@ def _ply(mesh: trimesh.Trimesh, stem: str) -> bytes:
     return export_bytes(mesh, "ply", encoding="binary")
 
 
-def _3mf(mesh: trimesh.Trimesh, stem: str) -> bytes:
-    return export_3mf(mesh, stem)
-
-
 def _usdz(mesh: trimesh.Trimesh, stem: str) -> bytes:
     # imported on first use: Pixar's USD library adds 78 MB to a process that loads it, and
     # workers, which never write USDZ, would carry it for nothing
@@ -159,6 +169,5 @@ _EXPORTERS: dict[str, Callable[[trimesh.Trimesh, str], bytes]] = {
     "obj": _obj_zip,
     "stl": _stl,
     "ply": _ply,
-    "3mf": _3mf,
     "usdz": _usdz,
 }

@@ -4,12 +4,18 @@ FBX is kept as it came, and its GLB conversion is the model everything else read
 from __future__ import annotations
 
 import io
+import warnings
+import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
+import lib3mf
 import numpy as np
 import pytest
 import trimesh
+from pxr import Sdf, UsdUtils
 
+from image2model.meshes import assimp
 from tests.conftest import Stack, image_bytes
 from tests.providers.fal.test_fal_batch import run_job
 from tests.support.fake_fal import FBX_COLOUR, FBX_FACES, TRIPO, FakeFal
@@ -85,3 +91,51 @@ def test_without_assimp_fbx_options_are_refused_before_anything_is_paid(
         plain = client.post("/api/v1/upload/", files=files, data={"quad": "false"})
         assert plain.status_code == 202, plain.text
     assert fal.queue_entries() == []
+
+
+def test_every_format_of_a_fal_model_opens_in_its_own_reader(
+    fal_stack: Callable[..., Stack], fal: FakeFal, tmp_path: Path
+) -> None:
+    """A textured model from fal (its FBX, made a GLB) in every format, each read back by a
+    reader of that format: trimesh, lib3mf, USD with its ARKit rules, assimp."""
+    stack = fal_stack()
+    stack.start_worker(concurrency=1)
+    done = run_job(stack, [("chair.png", image_bytes())], model=TRIPO, quad="true")
+    job_id = done["job"]["job_id"]
+    with stack.client() as client:
+        [entry] = client.get(f"/api/v1/download/{job_id}/all").json()["files"]
+    got: dict[str, bytes] = {}
+    with stack.client(key=None) as browser:
+        for fmt, url in entry["formats"].items():
+            response = browser.get(url)
+            assert response.status_code == 200, (fmt, response.text)
+            got[fmt] = response.content
+    assert set(got) == {"glb", "obj", "stl", "ply", "3mf", "usdz", "fbx"}
+    for fmt in ("glb", "stl", "ply"):
+        mesh = trimesh.load(io.BytesIO(got[fmt]), file_type=fmt, force="mesh")
+        assert len(mesh.faces) == FBX_FACES, fmt
+    with zipfile.ZipFile(io.BytesIO(got["obj"])) as archive:
+        assert any(name.endswith(".png") for name in archive.namelist()), "OBJ's texture"
+
+    model = lib3mf.get_wrapper().CreateModel()
+    model.QueryReader("3mf").ReadFromBuffer(got["3mf"])
+    objects = model.GetMeshObjects()
+    objects.MoveNext()
+    assert objects.GetCurrentMeshObject().GetTriangleCount() == FBX_FACES
+    assert model.GetTexture2DGroups().Count() == 1, "3MF's texture"
+
+    usdz = tmp_path / "chair.usdz"
+    usdz.write_bytes(got["usdz"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        checker = UsdUtils.ComplianceChecker(arkit=True, skipARKitRootLayerCheck=False)
+    checker.CheckCompliance(str(usdz))
+    assert checker.GetErrors() == checker.GetFailedChecks() == []
+    assert "texture.png" in Sdf.ZipFile.Open(str(usdz)).GetFileNames(), "USDZ's texture"
+
+    assert got["fbx"] == fal.file_data("model.fbx"), "fal's own FBX, as it came"
+    tool = assimp.find(None)
+    assert tool is not None
+    fbx = tmp_path / "chair.fbx"
+    fbx.write_bytes(got["fbx"])
+    assert len(trimesh.load(tool.to_glb(fbx), force="mesh").faces) == FBX_FACES
