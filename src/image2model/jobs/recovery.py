@@ -30,9 +30,10 @@ QUEUED_GRACE_LEASES = 3
 this many lease periods: its message was lost (a Redis restart) or sits with a worker that
 died. A message only held back by a busy worker makes the resend a duplicate, which does
 nothing."""
-FINALIZE_GRACE_SECONDS = 30.0
-"""A closed job whose manifest is not written after this long gets `finalize_batch` again
-(its message was lost, or it failed on a full disk)."""
+FINALIZE_GRACE_LEASES = 3
+"""A closed job whose manifest is not written after this many lease periods (30 s at the
+default lease) gets `finalize_batch` again: its message was lost, or it failed on a full
+disk. A resend that races the first message writes the same manifest again."""
 
 
 def recover_stalled(
@@ -109,10 +110,11 @@ def _stalled_step(
     return None
 
 
-def refinalize(store: WorkerStore, sender: TaskSender) -> int:
+def refinalize(store: WorkerStore, sender: TaskSender, *, lease_seconds: float) -> int:
     """Send `finalize_batch` again for closed jobs that have not been finalized; how many."""
     sent = 0
-    for job_id in store.unfinalized(closed_before=time.time() - FINALIZE_GRACE_SECONDS):
+    closed_before = time.time() - FINALIZE_GRACE_LEASES * lease_seconds
+    for job_id in store.unfinalized(closed_before=closed_before):
         if store.claim_requeue(job_id, "finalize"):
             log.warning("job.finalize.resent job_id=%s", job_id, extra={"job_id": job_id})
             sender.send_task("tasks.finalize_batch", args=[job_id])

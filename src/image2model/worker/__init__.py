@@ -137,7 +137,7 @@ class Housekeeper(threading.Thread):
                     lease_seconds=self.app.settings.LEASE_SECONDS,
                     providers=self.app.resources.providers,
                 )
-                refinalize(store, self.app)
+                refinalize(store, self.app, lease_seconds=self.app.settings.LEASE_SECONDS)
                 WorkerMetrics(store.redis).report_dropped_lines("worker")
             except redis.RedisError as error:
                 # Redis restarting: the next round retries; leases keep items safe meanwhile
