@@ -104,6 +104,7 @@ class RateLimited(AppError):
 class ConversionFailed(AppError):
     """A stored model could not be written in the format asked for; the message says why."""
 
+    status_code = 422
     error_code = "CONVERSION_FAILED"
 
 

@@ -158,3 +158,16 @@ def test_the_turntable_turns_the_model_once_as_webp_and_gif(stack: Stack) -> Non
     for first, later in frames:
         facing, edge_on = ((image[..., 2] - image[..., 0] > 60).sum() for image in (first, later))
         assert facing > 3 * edge_on, "the plate turns edge on"
+
+
+def test_a_converter_that_fails_says_so_for_that_format(make_stack) -> None:  # type: ignore[no-untyped-def]
+    stack: Stack = make_stack(ASSIMP_COMMAND="false")  # found, and fails whatever it is given
+    stack.start_worker(concurrency=1)
+    entry = listed_file(stack)
+    with stack.client(key=None) as browser:
+        failed = browser.get(entry["formats"]["fbx"])
+        still = browser.get(entry["formats"]["3mf"])
+    assert failed.status_code == 422, failed.text
+    body = failed.json()
+    assert body["error_code"] == "CONVERSION_FAILED" and "as fbx" in body["message"]
+    assert still.status_code == 200, "other formats are not affected"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from image2model import meshes
-from image2model.errors import Conflict, Gone, InvalidField, NotFound
+from image2model.errors import Conflict, ConversionFailed, Gone, InvalidField, NotFound
 from image2model.jobs.models import Item, ItemStatus, Job
 from image2model.storage import Storage
 
@@ -159,6 +159,10 @@ def model_in(
         return meshes.convert(glb, fmt, tools, size_mm=size_mm)
     except meshes.FormatUnavailable as error:
         raise InvalidField(str(error), details={"field": "format", "unavailable": fmt}) from None
+    except meshes.ConversionFailed as error:
+        raise ConversionFailed(
+            f"The model could not be written as {fmt}: {error}", details={"format": fmt}
+        ) from None
 
 
 def holds(job: Job, filename: str) -> bool:
