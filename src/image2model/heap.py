@@ -9,8 +9,8 @@ threshold at 4 MiB keeps it at 366 MB over six (a lower threshold maps more of t
 arrays too, whose page faults cost time for no memory saved).
 
 Meshes (trimesh keeps a reference cycle per mesh) are freed only by the cyclic collector,
-which may not run for several images; `give_back` runs it after each task and hands the
-freed heap pages back.
+which may not run for several images; `give_back` runs it after each task that made or
+finished a model and hands the freed heap pages back.
 
 Elsewhere than glibc (musl, macOS) both are no-ops.
 """

@@ -23,16 +23,14 @@ from image2model.storage import atomic_write_bytes
 
 FORMATS = ("glb", "obj", "stl", "ply", "3mf", "usdz", "fbx")
 _SUFFIX = {
-    "fbx": ".fbx",
     "glb": ".glb",
     "obj": ".obj.zip",
     "stl": ".stl",
     "ply": ".ply",
     "3mf": ".3mf",
     "usdz": ".usdz",
+    "fbx": ".fbx",
 }
-
-
 SIZED = ("3mf",)
 """Formats made at a size asked for (`size_mm`, the longest side), for printing."""
 
