@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import trimesh
+from numpy.typing import NDArray
 
 MM_PER_UNIT = 1000.0
 
@@ -32,20 +34,25 @@ class Printability:
     """Bounding box extents along x, y, z."""
 
 
-def printable_form(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """The geometry as indexed when it is closed, else welded by position.
+def printable_geometry(
+    mesh: trimesh.Trimesh,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Vertices and faces as indexed when they are closed, else welded by position (one vertex
+    per position), so that a seam where a texture split them is no hole to a slicer. Faces
+    keep their order, so per-corner data (UVs) still lines up with them.
 
     Welding is not always right: parts that touch at a point keep separate vertices there on
     purpose (merged, the edges around that point would belong to four faces).
     """
-    as_indexed = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-    if as_indexed.is_watertight:
-        return as_indexed
-    return trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
+    vertices, faces = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    if trimesh.Trimesh(vertices, faces, process=False).is_watertight:
+        return vertices, faces
+    positions, welded = np.unique(vertices, axis=0, return_inverse=True)
+    return positions, welded.reshape(-1)[faces]
 
 
 def printability(mesh: trimesh.Trimesh) -> Printability:
-    welded = printable_form(mesh)
+    welded = trimesh.Trimesh(*printable_geometry(mesh), process=False)
     watertight = bool(welded.is_watertight)
     volume = abs(float(welded.volume)) * MM_PER_UNIT**3 if watertight else None
     return Printability(

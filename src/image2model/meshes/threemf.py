@@ -13,9 +13,9 @@ import numpy as np
 import trimesh
 from numpy.typing import NDArray
 
+from image2model.meshes.printability import MM_PER_UNIT, printable_geometry
 from image2model.meshes.texture import base_colour, png_bytes
 
-MM_PER_UNIT = 1000.0
 TEXTURE_PART = "/3D/Texture/texture.png"
 TEXTURE_RELATIONSHIP = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dtexture"
 
@@ -38,7 +38,7 @@ def export_3mf(mesh: trimesh.Trimesh, name: str, size_mm: float | None = None) -
     model.SetUnit(lib3mf.ModelUnit.MilliMeter)
     body = model.AddMeshObject()
     body.SetName(name)
-    positions, corners = _closed_geometry(mesh)
+    positions, corners = printable_geometry(mesh)
     body.SetGeometry(_positions(to_print_space(positions, size_mm)), _triangles(corners))
     texture = base_colour(mesh)
     if texture is not None:
@@ -47,15 +47,6 @@ def export_3mf(mesh: trimesh.Trimesh, name: str, size_mm: float | None = None) -
     model.AddBuildItem(body, wrapper.GetIdentityTransform())
     writer = model.QueryWriter("3mf")
     return bytes(writer.WriteToBuffer())
-
-
-def _closed_geometry(mesh: trimesh.Trimesh) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Vertices and faces as indexed when closed; else one vertex per position, so that a seam
-    where the texture split them is no hole to a slicer (`printability.printable_form`)."""
-    if trimesh.Trimesh(mesh.vertices, mesh.faces, process=False).is_watertight:
-        return np.asarray(mesh.vertices), np.asarray(mesh.faces)
-    positions, welded = np.unique(mesh.vertices, axis=0, return_inverse=True)
-    return positions, welded.reshape(-1)[mesh.faces]
 
 
 def _positions(vertices: NDArray[np.float64]) -> list[lib3mf.Position]:
